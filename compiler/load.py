@@ -1,0 +1,469 @@
+"""Load the spec: YAML with positions, then the models, then the cross-field rules.
+
+Every problem found is reported at once, each located at the file, line and column of
+the key it is about. Environments are merged over the defaults field by field (mappings
+merge, lists and scalars replace), and a problem found in the merged result points at
+whichever of the two files' places the value came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Union
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from compiler.errors import Problem, SpecError
+from compiler.spec import (
+    EnvironmentSettings,
+    Settings,
+    Spec,
+    check_dns_label,
+    check_rules,
+)
+
+MAX_SPEC_BYTES = 1024 * 1024
+# More values than this after alias expansion is a YAML alias bomb, not a deployment spec.
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+DEFAULT_SPEC_PATH = "spec/llmgateway.yaml"
+
+Path_ = tuple[str | int, ...]
+Positions = dict[Path_, tuple[int, int]]
+
+
+def load_spec(path: str | Path = DEFAULT_SPEC_PATH, *, strict: bool = False) -> Spec:
+    """Read, parse and validate the spec at ``path``; raise SpecError listing every problem.
+
+    With ``strict``, warnings are errors.
+    """
+    display = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem(display, 1, 1, "", "spec file not found")]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem(display, 1, 1, "", "is a directory, not a spec file")]) from None
+    except OSError as exc:
+        raise SpecError([Problem(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    return parse_spec(raw, display, strict=strict)
+
+
+def parse_spec(raw: bytes, display: str, *, strict: bool = False) -> Spec:
+    """Validate spec bytes; ``display`` is the file name used in messages."""
+    data, positions = read_yaml(raw, display)
+    return SpecReader(display, positions).read(data, strict=strict)
+
+
+def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
+    """Parse YAML bytes into plain data and the 1-based position of every key and item."""
+
+    def fail(line: int, column: int, message: str) -> SpecError:
+        return SpecError([Problem(display, line, column, "", message)])
+
+    if len(raw) > MAX_SPEC_BYTES:
+        raise fail(1, 1, f"spec is {len(raw):,} bytes; the limit is {MAX_SPEC_BYTES:,} (1 MiB)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise fail(line, column, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise fail(line, column, yaml_message(exc)) from None
+    except YAMLError as exc:
+        raise fail(1, 1, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise fail(1, 1, "YAML is nested too deeply to be a deployment spec") from None
+    return PlainConverter(display).convert(document)
+
+
+def yaml_message(exc: MarkedYAMLError) -> str:
+    problem = (exc.problem or "invalid YAML").strip()
+    if "found duplicate key" in problem:
+        key = problem.split('"')[1] if '"' in problem else ""
+        return f"duplicate key '{key}'" if key else "duplicate key"
+    context = (exc.context or "").strip()
+    return f"invalid YAML: {context + ': ' if context else ''}{problem}"
+
+
+class PlainConverter:
+    """Turns ruamel's round-trip nodes into plain dicts and lists, recording positions.
+
+    Counts every value it produces, so aliases that expand to millions of values
+    (billion laughs) stop early instead of exhausting memory.
+    """
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.positions: Positions = {}
+        self.count = 0
+
+    def convert(self, document: Any) -> tuple[Any, Positions]:
+        return self.value(document, (), 0), self.positions
+
+    def value(self, node: Any, path: Path_, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            line, column = self.positions.get(path, (1, 1))
+            raise SpecError(
+                [
+                    Problem(
+                        self.display,
+                        line,
+                        column,
+                        "",
+                        f"spec expands to more than {MAX_VALUES:,} values "
+                        "(YAML aliases repeating each other?)",
+                    )
+                ]
+            )
+        if depth > MAX_DEPTH:
+            line, column = self.positions.get(path, (1, 1))
+            raise SpecError(
+                [Problem(self.display, line, column, "", f"nested deeper than {MAX_DEPTH} levels")]
+            )
+        if isinstance(node, CommentedMap):
+            out: dict[Any, Any] = {}
+            for key, item in node.items():
+                line, column = node.lc.key(key)
+                child = (*path, key if isinstance(key, str | int) else str(key))
+                self.positions[child] = (line + 1, column + 1)
+                out[child[-1]] = self.value(item, child, depth + 1)
+            return out
+        if isinstance(node, CommentedSeq):
+            items: list[Any] = []
+            for index, item in enumerate(node):
+                line, column = node.lc.item(index)
+                child = (*path, index)
+                self.positions[child] = (line + 1, column + 1)
+                items.append(self.value(item, child, depth + 1))
+            return items
+        if isinstance(node, bool) or node is None:
+            return node
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        if isinstance(node, str):
+            return str(node)
+        # Timestamps, binary and other YAML types: keep as text so the models reject them.
+        return str(node)
+
+
+def dotted(path: Path_) -> str:
+    """`environments.prod.adminEmails[0]` from a path tuple."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Merge ``override`` over ``base``: mappings merge key by key, anything else replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base.get(key), value) if key in base else value
+        return merged
+    return override
+
+
+def origin(override: Any, path: Path_) -> bool:
+    """Whether the value at ``path`` of a merged environment comes from its override."""
+    node = override
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+        if not isinstance(node, dict):
+            return True
+    return True
+
+
+class SpecReader:
+    """Validates plain spec data and turns every finding into a located Problem."""
+
+    def __init__(self, display: str, positions: Positions) -> None:
+        self.display = display
+        self.positions = positions
+        self.problems: list[Problem] = []
+
+    def problem(self, path: Path_, message: str, *, warning: bool = False) -> None:
+        line, column = self.locate(path)
+        self.problems.append(Problem(self.display, line, column, dotted(path), message, warning))
+
+    def locate(self, path: Path_) -> tuple[int, int]:
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.positions:
+                return self.positions[path[:end]]
+        return (1, 1)
+
+    def read(self, data: Any, *, strict: bool) -> Spec:
+        if not isinstance(data, dict):
+            kind = "empty" if data is None else f"a {yaml_type(data)}"
+            self.problem(
+                (), f"the spec must be a mapping with 'defaults' and 'environments', not {kind}"
+            )
+            raise SpecError(self.problems)
+        for key in data:
+            if key not in ("defaults", "environments"):
+                self.problem((key,), unknown_field_message(key, ["defaults", "environments"]))
+        for key in ("defaults", "environments"):
+            if key not in data:
+                self.problem((), f"missing required section '{key}'")
+        raw_defaults = data.get("defaults")
+        raw_environments = data.get("environments")
+        if "defaults" in data and not isinstance(raw_defaults, dict):
+            self.problem(
+                ("defaults",), f"must be a mapping of fields, not {yaml_type(raw_defaults)}"
+            )
+        defaults = None
+        if isinstance(raw_defaults, dict):
+            defaults = self.validate(Settings, raw_defaults, ("defaults",), None)
+            if defaults is not None:
+                for violation in check_rules(defaults):
+                    self.rule(violation.path, violation.message, violation.warning, ("defaults",))
+        defaults_findings = {(p.path, p.message) for p in self.problems}
+        environments: dict[str, EnvironmentSettings] = {}
+        if "environments" in data and not isinstance(raw_environments, dict):
+            self.problem(
+                ("environments",),
+                f"must be a mapping of environment names, not {yaml_type(raw_environments)}",
+            )
+        elif isinstance(raw_environments, dict):
+            environments = self.read_environments(
+                raw_environments,
+                raw_defaults if isinstance(raw_defaults, dict) else {},
+                defaults_findings,
+            )
+            if not any(env.enabled for env in environments.values()) and not self.errors():
+                self.problem(
+                    ("environments",),
+                    "no environment is enabled: define one, or set enabled: true on one",
+                )
+        warnings = [p for p in self.problems if p.warning]
+        if strict:
+            self.problems = [
+                Problem(p.file, p.line, p.column, p.path, p.message) if p.warning else p
+                for p in self.problems
+            ]
+        if self.errors() or defaults is None:
+            raise SpecError(self.problems)
+        return Spec(self.display, defaults, environments, tuple(warnings))
+
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
+
+    def read_environments(
+        self,
+        raw_environments: dict[Any, Any],
+        raw_defaults: dict[str, Any],
+        defaults_findings: set[tuple[str, str]],
+    ) -> dict[str, EnvironmentSettings]:
+        environments: dict[str, EnvironmentSettings] = {}
+        for name, override in raw_environments.items():
+            prefix: Path_ = ("environments", name)
+            try:
+                check_dns_label(str(name))
+            except ValueError as exc:
+                self.problem(prefix, f"environment name {exc}")
+                continue
+            if override is None:
+                override = {}
+            if not isinstance(override, dict):
+                self.problem(
+                    prefix, f"must be a mapping of fields to override, not {yaml_type(override)}"
+                )
+                continue
+            merged = deep_merge(raw_defaults, override)
+            before = len(self.problems)
+            env = self.validate(
+                EnvironmentSettings, merged, prefix, (override, defaults_findings, str(name))
+            )
+            if env is not None:
+                for violation in check_rules(env):
+                    self.rule(
+                        violation.path,
+                        violation.message,
+                        violation.warning,
+                        prefix,
+                        override,
+                        defaults_findings,
+                        str(name),
+                    )
+                if len(self.problems) == before or all(p.warning for p in self.problems[before:]):
+                    environments[str(name)] = env
+        return environments
+
+    def rule(
+        self,
+        path: Path_,
+        message: str,
+        warning: bool,
+        prefix: Path_,
+        override: dict[str, Any] | None = None,
+        defaults_findings: set[tuple[str, str]] | None = None,
+        env_name: str = "",
+    ) -> None:
+        self.merged_problem(path, message, warning, prefix, override, defaults_findings, env_name)
+
+    def merged_problem(
+        self,
+        path: Path_,
+        message: str,
+        warning: bool,
+        prefix: Path_,
+        override: dict[str, Any] | None,
+        defaults_findings: set[tuple[str, str]] | None,
+        env_name: str,
+    ) -> None:
+        """Record a problem of a merged environment at the place its value came from."""
+        if override is None or origin(override, path):
+            self.problem((*prefix, *path), message, warning=warning)
+            return
+        # The value comes from the defaults: reported there once, unless only this
+        # environment's combination of values breaks the rule.
+        if (
+            defaults_findings is not None
+            and (dotted(("defaults", *path)), message) in defaults_findings
+        ):
+            return
+        self.problem(
+            ("defaults", *path), f"{message} (in environment '{env_name}')", warning=warning
+        )
+
+    def validate(
+        self,
+        model: type[Settings],
+        data: dict[str, Any],
+        prefix: Path_,
+        merge: tuple[dict[str, Any], set[tuple[str, str]], str] | None,
+    ) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                loc: Path_ = tuple(error["loc"])
+                message = pydantic_message(model, loc, error)
+                if merge is None:
+                    self.problem((*prefix, *loc), message)
+                else:
+                    override, findings, env_name = merge
+                    self.merged_problem(loc, message, False, prefix, override, findings, env_name)
+            return None
+
+
+def yaml_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if value is None:
+        return "null"
+    return "string"
+
+
+def short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def pydantic_message(model: type[BaseModel], loc: Path_, error: Mapping[str, Any]) -> str:
+    """One readable sentence for a pydantic error, with a suggestion where one helps."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        return unknown_field_message(loc[-1], field_names(model, loc[:-1]))
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}, not {short(given)}"
+    if kind == "literal_error":
+        return f"must be {ctx['expected']}, not {short(given)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of fields, not {yaml_type(given)}"
+    if kind == "list_type":
+        return f"must be a list, not {yaml_type(given)}"
+    if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
+        return f"must be a string, not the number {given!r}; quote it in YAML"
+    if kind == "string_pattern_mismatch":
+        return f"{short(given)} does not match the pattern {ctx['pattern']}"
+    msg = str(error["msg"])
+    msg = msg[0].lower() + msg[1:]
+    return f"{msg.replace('input should be', 'must be')}, not {short(given)}"
+
+
+def unknown_field_message(key: Any, known: list[str]) -> str:
+    message = f"unknown field '{key}'"
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    if close:
+        return f"{message}; did you mean '{close[0]}'?"
+    if known:
+        return f"{message}; expected one of: {', '.join(known)}"
+    return message
+
+
+def field_names(model: type[BaseModel], loc: Path_) -> list[str]:
+    """The YAML keys a mapping at ``loc`` inside ``model`` may have."""
+    current: Any = model
+    for part in loc:
+        fields = field_map(current)
+        if fields is None:
+            return []
+        if isinstance(part, int):
+            continue
+        if part not in fields:
+            return []
+        current = model_of(fields[part])
+    found = field_map(current)
+    return sorted(found) if found is not None else []
+
+
+def field_map(candidate: Any) -> dict[str, Any] | None:
+    if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+        return {
+            (info.alias or name): info.annotation for name, info in candidate.model_fields.items()
+        }
+    return None
+
+
+def model_of(annotation: Any) -> Any:
+    """The model class inside an annotation such as ``Issuer | None`` or ``list[Issuer]``."""
+    for candidate in walk_annotation(annotation):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def walk_annotation(annotation: Any) -> Iterator[Any]:
+    yield annotation
+    origin_type = typing.get_origin(annotation)
+    if origin_type in (Union, types.UnionType, list, dict) or origin_type is not None:
+        for arg in typing.get_args(annotation):
+            yield from walk_annotation(arg)

@@ -1,0 +1,320 @@
+"""Lower one environment of the spec to the Kubernetes resources it deploys.
+
+Pure: settings in, a list of plain resource dicts out, in a fixed order, keys in the
+order Kubernetes documentation writes them. The resources are those the Terraform
+module created (see shared FACTS), computed from the spec; the Secret is referenced,
+never generated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.spec import Settings
+
+APP = "llmgateway"
+MANAGED_BY = "llmgateway-compiler"
+SELECTOR = {"app": APP}  # never changes: a Deployment's selector is immutable
+DATA_VOLUME = "data"
+DATA_MOUNT = "/var/lib/postgresql"
+PGDATA = "/var/lib/postgresql/data"
+FSGROUP = 102
+INIT_IMAGE = "busybox:1.37.0"
+# The image's postgres user is 100:102; the mount is the volume root's parent so that
+# lost+found does not break initdb.
+INIT_COMMAND = (
+    "chown -R 100:102 /var/lib/postgresql && chmod 750 /var/lib/postgresql/data 2>/dev/null || true"
+)
+GATEWAY_PORT = 4001
+CONTAINER_PORTS = (("ui", 3002), ("api", 4002), ("gateway", 4001), ("docs", 3005), ("admin", 3006))
+# Docs and playground are deliberately not exposed by the Service.
+SERVICE_PORTS = (("ui", 3002), ("api", 4002), ("gateway", 4001), ("admin", 3006))
+NGINX = "nginx.ingress.kubernetes.io/"
+EXTERNAL_DATABASE_KEYS = ("DATABASE_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
+
+Resource = dict[str, Any]
+
+
+def hosts(settings: Settings) -> dict[str, str]:
+    """Host of each endpoint: the UI at the domain, the others under a prefix."""
+    domain = settings.domain
+    return {
+        "ui": domain,
+        "api": f"api.{domain}",
+        "gateway": f"gateway.{domain}",
+        "admin": f"admin.{domain}",
+    }
+
+
+def urls(settings: Settings) -> dict[str, str]:
+    return {name: f"{settings.scheme}://{host}" for name, host in hosts(settings).items()}
+
+
+def labels(instance: str | None) -> dict[str, str]:
+    """The recommended app.kubernetes.io labels; `instance` is the environment."""
+    out = {"app.kubernetes.io/name": APP}
+    if instance is not None:
+        out["app.kubernetes.io/instance"] = instance
+    out["app.kubernetes.io/part-of"] = APP
+    out["app.kubernetes.io/managed-by"] = MANAGED_BY
+    return out
+
+
+def metadata(name: str, settings: Settings | None, instance: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if settings is not None:
+        meta["namespace"] = settings.namespace
+    meta["labels"] = labels(instance)
+    return meta
+
+
+def lower_environment(settings: Settings, instance: str | None) -> list[Resource]:
+    """Every resource of one environment (``instance`` None: the shared base)."""
+    embedded = settings.database.mode == "embedded"
+    resources: list[Resource] = [namespace(settings, instance)]
+    if embedded:
+        resources.append(persistent_volume_claim(settings, instance))
+    resources.append(deployment(settings, instance))
+    if settings.replicas > 1:
+        resources.append(pod_disruption_budget(settings, instance))
+    resources.append(service(settings, instance))
+    resources.extend(
+        ingress(settings, instance, endpoint) for endpoint in ("ui", "api", "gateway", "admin")
+    )
+    if settings.ingress.tls.enabled:
+        resources.append(certificate(settings, instance))
+    return resources
+
+
+def namespace(settings: Settings, instance: str | None) -> Resource:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": metadata(settings.namespace, None, instance),
+    }
+
+
+def persistent_volume_claim(settings: Settings, instance: str | None) -> Resource:
+    spec: dict[str, Any] = {"accessModes": [settings.access_mode]}
+    if settings.storage.class_name is not None:
+        spec["storageClassName"] = settings.storage.class_name
+    spec["resources"] = {"requests": {"storage": settings.storage.size}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata(f"{APP}-data", settings, instance),
+        "spec": spec,
+    }
+
+
+def environment_variables(settings: Settings) -> list[dict[str, Any]]:
+    """The container's env, in the module's order."""
+    url = urls(settings)
+    secret = settings.auth_secret
+    env: list[dict[str, Any]] = [
+        {"name": "PGDATA", "value": PGDATA},
+        {
+            "name": "AUTH_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}},
+        },
+        {"name": "UI_URL", "value": url["ui"]},
+        {"name": "API_URL", "value": url["api"]},
+        {"name": "API_BACKEND_URL", "value": "http://localhost:4002"},
+        {"name": "ADMIN_URL", "value": url["admin"]},
+        {"name": "ORIGIN_URLS", "value": ",".join((url["ui"], url["api"], url["admin"]))},
+        {"name": "COOKIE_DOMAIN", "value": settings.domain},
+        {"name": "PASSKEY_RP_ID", "value": settings.domain},
+        {"name": "ADMIN_EMAILS", "value": ",".join(settings.admin_emails)},
+        {"name": "HOSTED", "value": "false"},
+        {"name": "PAID_MODE", "value": "false"},
+    ]
+    if settings.database.mode == "external":
+        database_secret = settings.database.secret_name
+        env.extend(
+            {"name": key, "valueFrom": {"secretKeyRef": {"name": database_secret, "key": key}}}
+            for key in EXTERNAL_DATABASE_KEYS
+        )
+    return env
+
+
+def probe(path: str, initial_delay: int, period: int, failure_threshold: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": GATEWAY_PORT},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failure_threshold,
+    }
+
+
+def deployment(settings: Settings, instance: str | None) -> Resource:
+    tag = settings.image.tag
+    container: dict[str, Any] = {
+        "name": APP,
+        "image": f"{settings.image.repository}:{tag}",
+        "imagePullPolicy": "Always" if tag == "latest" else "IfNotPresent",
+        "ports": [
+            {"name": name, "containerPort": port, "protocol": "TCP"}
+            for name, port in CONTAINER_PORTS
+        ],
+        "env": environment_variables(settings),
+        "resources": {
+            "requests": {
+                "cpu": settings.resources.requests.cpu,
+                "memory": settings.resources.requests.memory,
+            },
+            "limits": {
+                "cpu": settings.resources.limits.cpu,
+                "memory": settings.resources.limits.memory,
+            },
+        },
+        "volumeMounts": [{"name": DATA_VOLUME, "mountPath": DATA_MOUNT}],
+        # Liveness skips the dependencies, so a slow database does not restart the pod.
+        "livenessProbe": probe("/?skip=redis,database", 60, 30, 3),
+        "readinessProbe": probe("/", 30, 10, 3),
+        # About 180 s for PostgreSQL, Redis and migrations on first start.
+        "startupProbe": probe("/", 10, 10, 18),
+    }
+    init_container = {
+        "name": "fix-permissions",
+        "image": INIT_IMAGE,
+        "command": ["sh", "-c", INIT_COMMAND],
+        "securityContext": {"runAsUser": 0},
+        "volumeMounts": [{"name": DATA_VOLUME, "mountPath": DATA_MOUNT}],
+    }
+    if settings.database.mode == "embedded":
+        volume: dict[str, Any] = {
+            "name": DATA_VOLUME,
+            "persistentVolumeClaim": {"claimName": f"{APP}-data"},
+        }
+    else:
+        volume = {"name": DATA_VOLUME, "emptyDir": {}}
+    pod_spec: dict[str, Any] = {
+        "securityContext": {"fsGroup": FSGROUP},
+        "initContainers": [init_container],
+        "containers": [container],
+        "volumes": [volume],
+    }
+    if settings.replicas > 1:
+        pod_spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": dict(SELECTOR)},
+            }
+        ]
+    # Two pods on one ReadWriteOnce volume corrupt the PostgreSQL WAL: stop the old pod
+    # before starting the new one. ReadWriteMany allows a rolling update.
+    if settings.access_mode == "ReadWriteOnce" and settings.database.mode == "embedded":
+        strategy: dict[str, Any] = {"type": "Recreate"}
+    else:
+        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(APP, settings, instance),
+        "spec": {
+            "replicas": settings.replicas,
+            "selector": {"matchLabels": dict(SELECTOR)},
+            "strategy": strategy,
+            "template": {
+                "metadata": {"labels": {**SELECTOR, **labels(instance)}},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def pod_disruption_budget(settings: Settings, instance: str | None) -> Resource:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(APP, settings, instance),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(SELECTOR)}},
+    }
+
+
+def service(settings: Settings, instance: str | None) -> Resource:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(APP, settings, instance),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(SELECTOR),
+            "ports": [
+                {"name": name, "port": port, "targetPort": port, "protocol": "TCP"}
+                for name, port in SERVICE_PORTS
+            ],
+        },
+    }
+
+
+def ingress_annotations(settings: Settings, endpoint: str) -> dict[str, str]:
+    url = urls(settings)
+    annotations = {
+        f"{NGINX}proxy-body-size": "50m",
+        f"{NGINX}proxy-read-timeout": "600",
+        f"{NGINX}proxy-send-timeout": "600",
+    }
+    if endpoint == "api":
+        annotations[f"{NGINX}enable-cors"] = "true"
+        annotations[f"{NGINX}cors-allow-origin"] = f"{url['ui']},{url['admin']}"
+        annotations[f"{NGINX}cors-allow-credentials"] = "true"
+    if endpoint == "gateway":
+        # Streamed (SSE) completions reach the client as they are produced.
+        annotations[f"{NGINX}proxy-http-version"] = "1.1"
+        annotations[f"{NGINX}proxy-buffering"] = "off"
+    proxy = settings.auth.oauth2_proxy_host
+    if endpoint != "gateway" and endpoint not in settings.auth.public_endpoints:
+        # The spec rules guarantee a proxy host for every protected endpoint.
+        assert proxy is not None
+        annotations[f"{NGINX}auth-url"] = f"https://{proxy}/oauth2/auth"
+        annotations[f"{NGINX}auth-signin"] = (
+            f"https://{proxy}/oauth2/start?rd=$scheme://$host$escaped_request_uri"
+        )
+        annotations[f"{NGINX}auth-response-headers"] = (
+            "X-Auth-Request-User,X-Auth-Request-Email,X-Auth-Request-Access-Token"
+        )
+    return annotations
+
+
+def ingress(settings: Settings, instance: str | None, endpoint: str) -> Resource:
+    host = hosts(settings)[endpoint]
+    port = dict(SERVICE_PORTS)[endpoint]
+    meta = metadata(f"{APP}-{endpoint}", settings, instance)
+    meta["annotations"] = ingress_annotations(settings, endpoint)
+    spec: dict[str, Any] = {"ingressClassName": settings.ingress.class_name}
+    if settings.ingress.tls.enabled:
+        spec["tls"] = [{"hosts": [host], "secretName": settings.ingress.tls.secret_name}]
+    spec["rules"] = [
+        {
+            "host": host,
+            "http": {
+                "paths": [
+                    {
+                        "path": "/",
+                        "pathType": "Prefix",
+                        "backend": {"service": {"name": APP, "port": {"number": port}}},
+                    }
+                ]
+            },
+        }
+    ]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+def certificate(settings: Settings, instance: str | None) -> Resource:
+    issuer = settings.ingress.tls.issuer
+    assert issuer is not None  # the spec rules require an issuer when TLS is on
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": metadata(f"{APP}-tls", settings, instance),
+        "spec": {
+            "secretName": settings.ingress.tls.secret_name,
+            "issuerRef": {"name": issuer.name, "kind": issuer.kind, "group": "cert-manager.io"},
+            "dnsNames": list(hosts(settings).values()),
+        },
+    }

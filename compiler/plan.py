@@ -1,0 +1,331 @@
+"""Plan the Kustomize tree: base/ from the defaults, the smallest overlay per environment.
+
+An overlay is `resources: [../../base]` plus, in this order of preference:
+Kustomize's own fields (namespace, labels, images, replicas), then one patch file per
+resource that still differs: a strategic merge patch where it expresses the change, a
+JSON 6902 patch where a list without merge keys changes. Resources the base lacks are
+files of the overlay; resources the environment lacks are deleted with `$patch: delete`.
+
+The planner simulates the Kustomize fields on the base to know what is left to patch.
+The simulation is checked against the real kustomize by the tests (the invariant:
+rendering an overlay gives exactly the lowering of its environment).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.emit import dump, header
+from compiler.lower import APP, Resource, lower_environment
+from compiler.spec import Settings, Spec
+
+KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
+# patchMergeKey of the lists we emit, by field name, in pod templates.
+POD_MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "imagePullSecrets": "name",
+    "ports": "containerPort",
+    "topologySpreadConstraints": "topologyKey",
+}
+
+Tree = dict[str, bytes]
+ResourceKey = tuple[str, str, str]  # apiVersion, kind, name
+
+
+def key_of(resource: Resource) -> ResourceKey:
+    return (resource["apiVersion"], resource["kind"], resource["metadata"]["name"])
+
+
+def file_name(resource: Resource) -> str:
+    return f"{resource['kind'].lower()}-{resource['metadata']['name']}.yaml"
+
+
+def target(resource: Resource) -> dict[str, str]:
+    """A Kustomize patch target selecting exactly this resource."""
+    group, _, version = resource["apiVersion"].rpartition("/")
+    out = {"group": group} if group else {}
+    out.update(version=version, kind=resource["kind"], name=resource["metadata"]["name"])
+    return out
+
+
+@dataclass
+class OverlayFields:
+    """The Kustomize fields of one overlay; None or empty means the field is left out."""
+
+    namespace: str | None = None
+    instance: str = ""
+    images: list[dict[str, str]] = field(default_factory=list)
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+
+
+def overlay_fields(defaults: Settings, env: Settings, name: str) -> OverlayFields:
+    fields = OverlayFields(instance=name)
+    if env.namespace != defaults.namespace:
+        fields.namespace = env.namespace
+    if env.image != defaults.image:
+        image: dict[str, str] = {"name": defaults.image.repository}
+        if env.image.repository != defaults.image.repository:
+            image["newName"] = env.image.repository
+        if env.image.tag != defaults.image.tag:
+            image["newTag"] = env.image.tag
+        fields.images.append(image)
+    if env.replicas != defaults.replicas:
+        fields.replicas.append({"name": APP, "count": env.replicas})
+    return fields
+
+
+def apply_fields(resources: list[Resource], fields: OverlayFields) -> list[Resource]:
+    """What kustomize's namespace, labels, images and replicas fields do to ``resources``."""
+    out = copy.deepcopy(resources)
+    for resource in out:
+        kind = resource["kind"]
+        meta = resource["metadata"]
+        if fields.namespace is not None:
+            if kind == "Namespace":
+                meta["name"] = fields.namespace
+            elif "namespace" in meta:
+                meta["namespace"] = fields.namespace
+        meta.setdefault("labels", {})[INSTANCE_LABEL] = fields.instance
+        if kind in WORKLOADS:
+            template = resource["spec"]["template"]
+            template.setdefault("metadata", {}).setdefault("labels", {})[INSTANCE_LABEL] = (
+                fields.instance
+            )
+            pod = template["spec"]
+            for image in fields.images:
+                for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+                    repository, _, tag = container["image"].rpartition(":")
+                    if repository == image["name"]:
+                        container["image"] = (
+                            f"{image.get('newName', repository)}:{image.get('newTag', tag)}"
+                        )
+            for replicas in fields.replicas:
+                if meta["name"] == replicas["name"]:
+                    resource["spec"]["replicas"] = replicas["count"]
+    return out
+
+
+class NeedsJsonPatch(Exception):
+    """A change a strategic merge patch cannot express (a list without merge keys)."""
+
+
+def merge_key(kind: str, path: tuple[str, ...]) -> str | None:
+    name = path[-1]
+    if kind == "Service" and path == ("spec", "ports"):
+        return "port"
+    if kind in WORKLOADS and "template" in path:
+        return POD_MERGE_KEYS.get(name)
+    return None
+
+
+def is_scalar_list(values: list[Any]) -> bool:
+    return all(not isinstance(v, dict | list) for v in values)
+
+
+def strategic_patch(old: Any, new: Any, kind: str, path: tuple[str, ...] = ()) -> Any:
+    """The strategic merge patch turning ``old`` into ``new`` (which differ)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: dict[str, Any] = {}
+        for key, value in new.items():
+            if key not in old:
+                out[key] = value
+            elif old[key] != value:
+                out[key] = strategic_patch(old[key], value, kind, (*path, key))
+        for key in old:
+            if key not in new:
+                out[key] = None
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        key = merge_key(kind, path)
+        if key is None:
+            if is_scalar_list(old) and is_scalar_list(new):
+                return new  # a strategic merge replaces a list of scalars whole
+            raise NeedsJsonPatch
+        return keyed_list_patch(old, new, key, kind, path)
+    return new
+
+
+def keyed_list_patch(
+    old: list[Any], new: list[Any], key: str, kind: str, path: tuple[str, ...]
+) -> list[Any]:
+    """Patch a list merged by ``key``: changed, added and deleted items, order kept.
+
+    Kustomize's strategic merge puts the patch's items first, in the patch's order,
+    then the old items the patch does not name. So the patch names every item of the
+    new list up to the last one that changed or moved (unchanged ones by key alone),
+    and the untouched tail keeps its place.
+    """
+    old_by_key = {item[key]: item for item in old}
+    new_keys = [item[key] for item in new]
+    if len(set(new_keys)) != len(new_keys) or len(old_by_key) != len(old):
+        raise NeedsJsonPatch
+    # The longest tail of the new list that the merge leaves exactly as it was.
+    untouched = 0
+    old_rest = [k for k in old_by_key if k in set(new_keys)]
+    while (
+        untouched < len(new)
+        and untouched < len(old_rest)
+        and new_keys[-1 - untouched] == old_rest[-1 - untouched]
+        and new[-1 - untouched] == old_by_key[new_keys[-1 - untouched]]
+    ):
+        untouched += 1
+    items: list[Any] = []
+    for item in new[: len(new) - untouched]:
+        before = old_by_key.get(item[key])
+        if before is None:
+            items.append(item)
+        elif before == item:
+            items.append({key: item[key]})
+        else:
+            items.append({key: item[key], **strategic_patch(before, item, kind, path)})
+    items.extend({key: k, "$patch": "delete"} for k in old_by_key if k not in set(new_keys))
+    return items
+
+
+def pointer(path: Iterable[str | int]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def json_patch(old: Any, new: Any, path: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
+    """JSON 6902 operations turning ``old`` into ``new``, as fine-grained as lists allow."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        ops: list[dict[str, Any]] = []
+        for key in old:
+            if key not in new:
+                ops.append({"op": "remove", "path": pointer((*path, key))})
+        for key, value in new.items():
+            if key not in old:
+                ops.append({"op": "add", "path": pointer((*path, key)), "value": value})
+            elif old[key] != value:
+                ops.extend(json_patch(old[key], value, (*path, key)))
+        return ops
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        ops = []
+        for index, (before, after) in enumerate(zip(old, new, strict=True)):
+            if before != after:
+                ops.extend(json_patch(before, after, (*path, index)))
+        return ops
+    return [{"op": "replace", "path": pointer(path), "value": new}]
+
+
+@dataclass
+class Patch:
+    """One patch file: its content and the resource it targets."""
+
+    file: str
+    content: Any
+    target: dict[str, str]
+
+
+def patch_for(before: Resource, after: Resource) -> Any:
+    """Strategic merge patch of a resource if it can express the change, else JSON 6902."""
+    kind = before["kind"]
+    try:
+        body = strategic_patch(before, after, kind)
+    except NeedsJsonPatch:
+        return json_patch(before, after)
+    meta = {"name": before["metadata"]["name"], **body.pop("metadata", {})}
+    return {"apiVersion": before["apiVersion"], "kind": kind, "metadata": meta, **body}
+
+
+@dataclass
+class OverlayPlan:
+    """What one overlay holds, before it is written as files."""
+
+    name: str
+    fields: OverlayFields
+    resources: list[Resource]
+    patches: list[Patch]
+
+
+def plan_overlay(defaults: Settings, base: list[Resource], env: Settings, name: str) -> OverlayPlan:
+    """The smallest Kustomize layer turning ``base`` into environment ``name``."""
+    fields = overlay_fields(defaults, env, name)
+    simulated = apply_fields(base, fields)
+    # Patches apply before the namespace transformer: they target the base's names.
+    originals = {key_of(sim): original for sim, original in zip(simulated, base, strict=True)}
+    wanted = lower_environment(env, name)
+    have = {key_of(resource): resource for resource in simulated}
+    added: list[Resource] = []
+    patches: list[Patch] = []
+    for resource in wanted:
+        key = key_of(resource)
+        current = have.get(key)
+        if current is None:
+            added.append(resource)
+        elif current != resource:
+            original = originals[key]
+            patches.append(
+                Patch(
+                    "patch-" + file_name(original), patch_for(current, resource), target(original)
+                )
+            )
+    wanted_keys = {key_of(resource) for resource in wanted}
+    for key, original in originals.items():
+        if key not in wanted_keys:
+            delete = {
+                "apiVersion": original["apiVersion"],
+                "kind": original["kind"],
+                "metadata": {"name": original["metadata"]["name"]},
+                "$patch": "delete",
+            }
+            patches.append(Patch("delete-" + file_name(original), delete, target(original)))
+    return OverlayPlan(name, fields, added, patches)
+
+
+def overlay_kustomization(plan: OverlayPlan) -> dict[str, Any]:
+    fields = plan.fields
+    doc: dict[str, Any] = {
+        "apiVersion": KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "resources": ["../../base", *(file_name(r) for r in plan.resources)],
+    }
+    if fields.namespace is not None:
+        doc["namespace"] = fields.namespace
+    doc["labels"] = [{"pairs": {INSTANCE_LABEL: fields.instance}, "includeTemplates": True}]
+    if fields.images:
+        doc["images"] = fields.images
+    if fields.replicas:
+        doc["replicas"] = fields.replicas
+    if plan.patches:
+        doc["patches"] = [{"path": p.file, "target": p.target} for p in plan.patches]
+    return doc
+
+
+def plan_tree(spec: Spec) -> Tree:
+    """Every generated file of base/ and overlays/, by path relative to the project root."""
+    top = header(spec.path)
+    tree: Tree = {}
+
+    def put(path: str, document: Any) -> None:
+        tree[path] = (top + dump(document)).encode("utf-8")
+
+    base = lower_environment(spec.defaults, None)
+    put(
+        "base/kustomization.yaml",
+        {
+            "apiVersion": KUSTOMIZE_API,
+            "kind": "Kustomization",
+            "resources": [file_name(r) for r in base],
+        },
+    )
+    for resource in base:
+        put(f"base/{file_name(resource)}", resource)
+    for name, env in spec.enabled():
+        plan = plan_overlay(spec.defaults, base, env, name)
+        prefix = f"overlays/{name}/"
+        put(prefix + "kustomization.yaml", overlay_kustomization(plan))
+        for resource in plan.resources:
+            put(prefix + file_name(resource), resource)
+        for patch in plan.patches:
+            put(prefix + patch.file, patch.content)
+    return dict(sorted(tree.items()))

@@ -1,0 +1,360 @@
+"""The typed deployment spec: pydantic v2 models, field rules and cross-field rules.
+
+Field names are camelCase in YAML (as in Kubernetes manifests) and snake_case in Python.
+Every model forbids unknown keys, so a typo is an error, not a silently ignored setting.
+A field's docstring is its description in the generated JSON Schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# The module's own rule for the storage size, binary and decimal suffixes only.
+STORAGE_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|K)$")
+# Kubernetes resource quantities (cpu "100m", "1", memory "512Mi", "2G").
+RESOURCE_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ei|Pi|Ti|Gi|Mi|Ki|[numkMGTPE])?$")
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([^@]+)$")
+ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_dns_label(value: str) -> str:
+    if not DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label: use at most 63 lowercase letters, digits and "
+            "'-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def check_dns_name(value: str) -> str:
+    labels = value.split(".")
+    if len(value) > 253 or not all(DNS_LABEL.match(label) for label in labels):
+        raise ValueError(
+            f"{value!r} is not a DNS name: use dot-separated labels of lowercase letters, "
+            "digits and '-' (for example 'llm.example.com')"
+        )
+    return value
+
+
+def check_storage_quantity(value: str) -> str:
+    if STORAGE_QUANTITY.match(value):
+        return value
+    hint = ""
+    near = re.match(r"^([0-9]+(?:\.[0-9]+)?)([KMGTPEkmgtpe])i?[Bb]?$", re.sub(r"\s", "", value))
+    if near:
+        hint = f"; did you mean '{near.group(1)}{near.group(2).upper()}i'?"
+    raise ValueError(
+        f"{value!r} is not a Kubernetes storage quantity such as '10Gi' or '500Mi'{hint}"
+    )
+
+
+def check_resource_quantity(value: str) -> str:
+    if not RESOURCE_QUANTITY.match(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes quantity such as '100m', '1', '512Mi' or '2Gi'"
+        )
+    return value
+
+
+def check_email(value: str) -> str:
+    match = EMAIL.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not an email address")
+    try:
+        check_dns_name(match.group(1).lower())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an email address") from None
+    return value
+
+
+def check_env_var_name(value: str) -> str:
+    if not ENV_VAR_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
+DnsName = Annotated[str, AfterValidator(check_dns_name)]
+StorageQuantity = Annotated[str, AfterValidator(check_storage_quantity)]
+ResourceQuantity = Annotated[str, AfterValidator(check_resource_quantity)]
+Email = Annotated[str, AfterValidator(check_email)]
+EnvVarName = Annotated[str, AfterValidator(check_env_var_name)]
+
+AccessMode = Literal["ReadWriteOnce", "ReadWriteMany"]
+Endpoint = Literal["ui", "api", "admin"]
+PROTECTED_ENDPOINTS: tuple[Endpoint, ...] = ("ui", "api", "admin")
+
+
+class Model(BaseModel):
+    """Common configuration: camelCase keys, unknown keys rejected, immutable values."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        use_attribute_docstrings=True,
+        validate_default=True,
+        strict=True,
+    )
+
+
+class Image(Model):
+    """The container image of the unified LLM Gateway (one pod runs every service)."""
+
+    repository: str = Field(default="ghcr.io/theopenco/llmgateway-unified", min_length=1)
+    """Image repository, without tag."""
+    tag: str = Field(default="latest", min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    """Image tag. `latest` is pulled on every start (pull policy Always); any other tag
+    is pulled once per node (IfNotPresent). Pin a release tag in production."""
+
+
+class Issuer(Model):
+    """The cert-manager issuer that signs the TLS certificate."""
+
+    kind: Literal["ClusterIssuer", "Issuer"] = "ClusterIssuer"
+    """`ClusterIssuer` (cluster-wide) or `Issuer` (in the deployment's namespace)."""
+    name: DnsName
+    """Name of the issuer, for example `letsencrypt-prod`."""
+
+
+class Tls(Model):
+    """TLS for the four hosts, through a cert-manager Certificate."""
+
+    enabled: bool = True
+    """Serve https with a cert-manager certificate; when false, no tls blocks and http URLs."""
+    issuer: Issuer | None = None
+    """Issuer for the certificate; required when TLS is enabled."""
+    secret_name: DnsName = "llmgateway-tls"
+    """Secret where cert-manager stores the certificate and key."""
+
+
+class Ingress(Model):
+    """How the gateway is exposed: one Ingress per endpoint, on its own host."""
+
+    class_name: str = Field(default="nginx", min_length=1)
+    """IngressClass to use. The annotations written are those of ingress-nginx."""
+    tls: Tls = Tls()
+    """TLS settings."""
+
+
+class Auth(Model):
+    """Login in front of the UI, API and admin endpoints (ingress-nginx external auth)."""
+
+    oauth2_proxy_host: DnsName | None = None
+    """Host of the oauth2-proxy that protects the ui, api and admin endpoints, for example
+    `auth.example.com`. Required unless all three are listed in `publicEndpoints`."""
+    public_endpoints: list[Endpoint] = []
+    """Endpoints served without oauth2-proxy login (any of `ui`, `api`, `admin`). The
+    gateway endpoint is always public: the application checks its API keys itself."""
+
+
+class SecretRef(Model):
+    """A reference to a key of a Secret made outside this repository; never a value."""
+
+    name: DnsName = "llmgateway-auth"
+    """Name of the Secret in the deployment's namespace."""
+    key: EnvVarName = "AUTH_SECRET"
+    """Key in the Secret holding the value (at least 32 characters: `openssl rand -hex 32`)."""
+
+
+class Storage(Model):
+    """The volume holding the embedded PostgreSQL data (unused with an external database)."""
+
+    size: StorageQuantity = "10Gi"
+    """Requested size, a Kubernetes quantity such as `10Gi`."""
+    class_name: str | None = Field(default=None, min_length=1)
+    """StorageClass of the claim; when unset, the cluster's default class."""
+    access_mode: AccessMode | None = None
+    """`ReadWriteOnce` or `ReadWriteMany`. When unset: ReadWriteOnce for one replica,
+    ReadWriteMany for more."""
+
+
+class Database(Model):
+    """Where PostgreSQL and Redis run."""
+
+    mode: Literal["embedded", "external"] = "embedded"
+    """`embedded`: the unified image runs PostgreSQL and Redis inside each pod, data on
+    the volume. `external`: PostgreSQL and Redis run elsewhere, configured by a Secret."""
+    secret_name: DnsName | None = None
+    """With `external`: Secret providing DATABASE_URL, REDIS_HOST, REDIS_PORT and
+    REDIS_PASSWORD to the pod."""
+    acknowledge_shared_data_directory: bool = False
+    """With `embedded` and more than one replica, every pod starts its own PostgreSQL on
+    the same data directory, which PostgreSQL does not support. Set true to accept that
+    risk knowingly; the alternative is `mode: external`."""
+
+
+class ResourceAmounts(Model):
+    """CPU and memory amounts."""
+
+    cpu: ResourceQuantity
+    """CPU, for example `100m` or `1`."""
+    memory: ResourceQuantity
+    """Memory, for example `512Mi` or `2Gi`."""
+
+
+class Resources(Model):
+    """Container resource requests and limits (the module's values by default)."""
+
+    requests: ResourceAmounts = ResourceAmounts(cpu="100m", memory="512Mi")
+    """What the scheduler reserves for the pod."""
+    limits: ResourceAmounts = ResourceAmounts(cpu="1000m", memory="2Gi")
+    """The most the pod may use."""
+
+
+class Settings(Model):
+    """Everything that describes one deployment; `defaults` is one, complete."""
+
+    namespace: DnsLabel = "llmgateway"
+    """Namespace holding every resource; created by the deployment."""
+    production: bool = False
+    """Marks a production environment: stricter checks (a pinned image tag, for one)."""
+    domain: DnsName
+    """UI host; the API, gateway and admin hosts are `api.`, `gateway.` and `admin.`
+    prefixed to it."""
+    image: Image = Image()
+    """The container image."""
+    replicas: int = Field(default=1, ge=1)
+    """Number of pods. More than one needs ReadWriteMany storage (or an external database)."""
+    ingress: Ingress = Ingress()
+    """Ingress class and TLS."""
+    auth: Auth = Auth()
+    """oauth2-proxy protection of the endpoints."""
+    auth_secret: SecretRef = SecretRef()
+    """The Secret holding AUTH_SECRET, which signs user sessions."""
+    admin_emails: list[Email] = []
+    """Users (by email) allowed into the admin dashboard, after they sign up in the UI."""
+    storage: Storage = Storage()
+    """The data volume of the embedded database."""
+    database: Database = Database()
+    """Embedded or external PostgreSQL and Redis."""
+    resources: Resources = Resources()
+    """Container resource requests and limits."""
+
+    @property
+    def access_mode(self) -> AccessMode:
+        """The access mode in force: the explicit one, else derived from replicas."""
+        if self.storage.access_mode is not None:
+            return self.storage.access_mode
+        return "ReadWriteOnce" if self.replicas == 1 else "ReadWriteMany"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ingress.tls.enabled else "http"
+
+
+class EnvironmentSettings(Settings):
+    """One environment: the defaults merged with its overrides, field by field."""
+
+    enabled: bool = True
+    """Whether this environment is compiled; a disabled environment has no overlay."""
+
+
+class SpecFile(Model):
+    """The whole spec file."""
+
+    defaults: Settings
+    """Values every environment shares; itself a complete deployment (compiled to base/)."""
+    environments: dict[str, EnvironmentSettings]
+    """Environments by name (a DNS label); each may override any field of `defaults`."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A loaded, valid spec: the defaults and every environment, merged."""
+
+    path: str
+    defaults: Settings
+    environments: dict[str, EnvironmentSettings]
+    warnings: tuple[object, ...] = ()
+
+    def enabled(self) -> Iterator[tuple[str, EnvironmentSettings]]:
+        """Enabled environments in the order the spec lists them."""
+        for name, env in self.environments.items():
+            if env.enabled:
+                yield name, env
+
+
+@dataclass(frozen=True)
+class RuleViolation:
+    """A cross-field rule broken by one merged environment, located by a field path."""
+
+    path: tuple[str | int, ...]
+    message: str
+    warning: bool = False
+
+
+def check_rules(settings: Settings) -> list[RuleViolation]:
+    """Cross-field rules of one merged environment (or of the defaults)."""
+    found: list[RuleViolation] = []
+    embedded = settings.database.mode == "embedded"
+    if settings.ingress.tls.enabled and settings.ingress.tls.issuer is None:
+        found.append(
+            RuleViolation(
+                ("ingress", "tls", "issuer"),
+                "TLS is enabled but no issuer is set: add ingress.tls.issuer "
+                "(kind and name of a cert-manager issuer) or set ingress.tls.enabled: false",
+            )
+        )
+    if embedded and settings.replicas > 1 and settings.storage.access_mode == "ReadWriteOnce":
+        found.append(
+            RuleViolation(
+                ("storage", "accessMode"),
+                f"ReadWriteOnce storage cannot serve {settings.replicas} replicas: pods on "
+                "other nodes cannot mount it; use ReadWriteMany (or leave accessMode unset) "
+                "or set replicas: 1",
+            )
+        )
+    if (
+        embedded
+        and settings.replicas > 1
+        and not settings.database.acknowledge_shared_data_directory
+    ):
+        found.append(
+            RuleViolation(
+                ("replicas",),
+                f"{settings.replicas} replicas with the embedded database start "
+                f"{settings.replicas} PostgreSQL servers on one data directory, which "
+                "PostgreSQL does not support; use database.mode: external (with "
+                "database.secretName), or accept the risk with "
+                "database.acknowledgeSharedDataDirectory: true",
+            )
+        )
+    if settings.database.mode == "external" and settings.database.secret_name is None:
+        found.append(
+            RuleViolation(
+                ("database", "secretName"),
+                "an external database needs database.secretName: the Secret providing "
+                "DATABASE_URL, REDIS_HOST, REDIS_PORT and REDIS_PASSWORD",
+            )
+        )
+    protected = [e for e in PROTECTED_ENDPOINTS if e not in settings.auth.public_endpoints]
+    if protected and settings.auth.oauth2_proxy_host is None:
+        names = ", ".join(protected)
+        found.append(
+            RuleViolation(
+                ("auth", "oauth2ProxyHost"),
+                f"no oauth2-proxy host to protect the {names} endpoint"
+                f"{'s' if len(protected) > 1 else ''}: set auth.oauth2ProxyHost, or list "
+                "the endpoints to serve without login under auth.publicEndpoints",
+            )
+        )
+    if settings.production and settings.image.tag == "latest":
+        found.append(
+            RuleViolation(
+                ("image", "tag"),
+                "production runs the moving tag 'latest': pods may start different "
+                "versions; pin a release, for example image.tag: v1.2.3 "
+                "(see the image's releases)",
+                warning=True,
+            )
+        )
+    return found

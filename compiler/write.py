@@ -1,0 +1,216 @@
+"""Write the planned tree to disk: only changed files, all or nothing, users' files kept.
+
+A file under base/ or overlays/ whose first line is the generated header belongs to the
+compiler: it is rewritten when its content changes and deleted when the plan no longer
+has it. Any other file there belongs to the user and is never touched.
+
+All or nothing: every new content is first written to a temporary file beside its
+target; then each target is moved aside to a backup and the new file renamed in. If any
+step fails, every step done is undone in reverse, so the tree is exactly the old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.emit import HEADER_MARK
+from compiler.errors import UsageError, WriteError
+
+GENERATED_DIRS = ("base", "overlays")
+TEMP_SUFFIX = ".llmgw-tmp"
+BACKUP_SUFFIX = ".llmgw-bak"
+
+
+def is_generated(data: bytes) -> bool:
+    return data.startswith(b"# " + HEADER_MARK.encode())
+
+
+@dataclass
+class Changes:
+    """What writing a tree would do, path by path (paths relative to the root)."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    user_files: list[str] = field(default_factory=list)
+
+    @property
+    def writes(self) -> list[str]:
+        return sorted(self.created + self.updated)
+
+    def lines(self) -> Iterator[str]:
+        """One line per path, sorted by path, as `compile` reports them."""
+        rows = [(p, "created") for p in self.created]
+        rows += [(p, "updated") for p in self.updated]
+        rows += [(p, "unchanged") for p in self.unchanged]
+        rows += [(p, "deleted") for p in self.deleted]
+        rows += [(p, "kept (not generated)") for p in self.user_files]
+        for path, state in sorted(rows):
+            yield (
+                f"{state:>9} {path}"
+                if state != "kept (not generated)"
+                else f"     kept {path} (not generated, left alone)"
+            )
+
+
+def existing_files(root: Path) -> dict[str, Path]:
+    """Every regular file under the generated directories, by relative path."""
+    found: dict[str, Path] = {}
+    for top in GENERATED_DIRS:
+        base = root / top
+        if not base.is_dir() or base.is_symlink():
+            continue
+        for directory, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for name in filenames:
+                path = Path(directory) / name
+                if name.endswith((TEMP_SUFFIX, BACKUP_SUFFIX)):
+                    continue
+                found[path.relative_to(root).as_posix()] = path
+    return found
+
+
+def diff_tree(root: Path, tree: dict[str, bytes]) -> Changes:
+    """Compare the planned tree with the disk; raise UsageError on a user file in the way."""
+    changes = Changes()
+    on_disk = existing_files(root)
+    conflicts: list[str] = []
+    for rel, data in tree.items():
+        target = root / rel
+        if rel not in on_disk:
+            if target.exists() or target.is_symlink():
+                conflicts.append(f"{rel}: exists and is not a regular file")
+            else:
+                changes.created.append(rel)
+            continue
+        current = read_file(on_disk[rel])
+        if not is_generated(current):
+            conflicts.append(f"{rel}: a file without the generated header is in the way")
+        elif current == data:
+            changes.unchanged.append(rel)
+        else:
+            changes.updated.append(rel)
+    for rel, path in on_disk.items():
+        if rel in tree:
+            continue
+        if path.is_symlink() or not is_generated(read_file(path)):
+            changes.user_files.append(rel)
+        else:
+            changes.deleted.append(rel)
+    if conflicts:
+        raise UsageError(
+            "refusing to overwrite files the compiler did not generate:\n  "
+            + "\n  ".join(conflicts)
+            + "\nmove them away (or delete them) and run the command again"
+        )
+    return changes
+
+
+def read_file(path: Path) -> bytes:
+    if path.is_symlink():
+        return b""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise WriteError(f"cannot read {path}: {exc.strerror}") from None
+
+
+class Filesystem:
+    """The filesystem operations a write uses; tests inject faults by overriding them."""
+
+    def makedir(self, path: Path) -> None:
+        path.mkdir()
+
+    def write(self, path: Path, data: bytes) -> None:
+        with open(path, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def replace(self, source: Path, target: Path) -> None:
+        os.replace(source, target)
+
+    def remove(self, path: Path) -> None:
+        path.unlink()
+
+    def rmdir(self, path: Path) -> None:
+        path.rmdir()
+
+
+def apply_changes(
+    root: Path, tree: dict[str, bytes], changes: Changes, fs: Filesystem | None = None
+) -> None:
+    """Make the disk match ``changes``, all or nothing; raise WriteError on failure."""
+    fs = fs or Filesystem()
+    undo: list[tuple[str, Path, Path | None]] = []  # (action, path, backup)
+    try:
+        staged: list[tuple[Path, Path]] = []
+        for rel in changes.writes:
+            target = root / rel
+            for parent in reversed(target.relative_to(root).parents[:-1]):
+                directory = root / parent
+                if not directory.exists():
+                    fs.makedir(directory)
+                    undo.append(("mkdir", directory, None))
+            temp = target.with_name(target.name + TEMP_SUFFIX)
+            fs.write(temp, tree[rel])
+            undo.append(("temp", temp, None))
+            staged.append((temp, target))
+        for temp, target in staged:
+            backup = None
+            if target.exists():
+                backup = target.with_name(target.name + BACKUP_SUFFIX)
+                fs.replace(target, backup)
+                undo.append(("moved", target, backup))
+            fs.replace(temp, target)
+            undo.append(("placed", target, backup))
+        for rel in changes.deleted:
+            target = root / rel
+            backup = target.with_name(target.name + BACKUP_SUFFIX)
+            fs.replace(target, backup)
+            undo.append(("moved", target, backup))
+    except OSError as exc:
+        rollback(undo, fs)
+        where = f" {exc.filename}" if exc.filename else ""
+        raise WriteError(
+            f"cannot write the generated tree ({exc.strerror or exc}{where}); nothing was changed"
+        ) from None
+    # Committed: drop backups and the directories deletions emptied. A failure here
+    # leaves only leftovers named *.llmgw-bak, never a mixed tree.
+    for action, _path, backup in undo:
+        if action == "moved" and backup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+    prune_empty_dirs(root, changes.deleted)
+
+
+def rollback(undo: list[tuple[str, Path, Path | None]], fs: Filesystem) -> None:
+    for action, path, backup in reversed(undo):
+        try:
+            if action == "placed":
+                os.unlink(path)
+            elif action == "moved" and backup is not None:
+                os.replace(backup, path)
+            elif action == "temp":
+                if path.exists():
+                    os.unlink(path)
+            elif action == "mkdir":
+                os.rmdir(path)
+        except OSError:
+            pass
+
+
+def prune_empty_dirs(root: Path, deleted: list[str]) -> None:
+    for rel in sorted(deleted, key=lambda r: -r.count("/")):
+        directory = (root / rel).parent
+        while directory != root and directory.name not in GENERATED_DIRS:
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+            directory = directory.parent
