@@ -241,7 +241,6 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
 
     names = [overlay_name(a.rstrip("/")) for a in args.overlays]
     spec = load_spec(args.spec)
-    print_warnings(spec.warnings, output)
     enabled = dict(spec.enabled())
     for name in names:
         if name not in spec.environments:

@@ -176,7 +176,7 @@ def apply_changes(
             undo.append(("moved", target, backup))
     except OSError as exc:
         rollback(undo, fs)
-        where = f" {exc.filename}" if exc.filename else ""
+        where = f": {exc.filename}" if exc.filename else ""
         raise WriteError(
             f"cannot write the generated tree ({exc.strerror or exc}{where}); nothing was changed"
         ) from None

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real kustomize, spec helpers, a scratch project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compiler.errors import KustomizeError
+from compiler.kustomize import Kustomize, find_kustomize
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "tests" / "cases"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite the expected trees of tests/cases/compile (review the diff!)",
+    )
+
+
+@pytest.fixture(scope="session")
+def kustomize() -> Kustomize:
+    """The real kustomize; skipped locally when missing, a failure on CI (CI=true)."""
+    try:
+        return find_kustomize()
+    except KustomizeError as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"kustomize is required on CI: {exc}")
+        pytest.skip(f"kustomize not available: {exc}")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A scratch project root holding a copy of the committed spec; cwd is set to it."""
+    (tmp_path / "spec").mkdir()
+    shutil.copy(ROOT / "spec" / "llmgateway.yaml", tmp_path / "spec" / "llmgateway.yaml")
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def valid_case_specs() -> list[Path]:
+    """Every valid spec the tests know: the committed one and each valid case."""
+    cases = sorted((CASES / "valid").glob("*/spec.yaml")) if (CASES / "valid").is_dir() else []
+    return [ROOT / "spec" / "llmgateway.yaml", *cases]
+
+
+def case_id(path: Path) -> str:
+    return "committed-spec" if path.parent.name == "spec" else path.parent.name

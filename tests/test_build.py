@@ -1,0 +1,80 @@
+"""build: renders current overlays, refuses stale ones, rejects bad arguments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from compiler.kustomize import Kustomize
+from tests.conftest import ROOT
+from tests.helpers import by_identity, load_documents, run_cli
+
+
+def test_build_refuses_a_stale_overlay(project: Path, kustomize: Kustomize) -> None:
+    assert run_cli("compile").code == 0
+    spec = project / "spec" / "llmgateway.yaml"
+    spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 4"))
+    result = run_cli("build", "overlays/prod")
+    assert result.code == 1
+    assert result.err.splitlines()[-3:] == [
+        "error: the generated files do not match the spec:",
+        "  overlays/prod/kustomization.yaml",
+        "run: python -m compiler compile",
+    ]
+    assert result.out == ""
+
+
+def test_build_refuses_a_hand_edited_overlay(project: Path, kustomize: Kustomize) -> None:
+    assert run_cli("compile").code == 0
+    patch = project / "overlays" / "prod" / "patch-deployment-llmgateway.yaml"
+    patch.write_text(patch.read_text().replace("maxSurge: 1", "maxSurge: 2"))
+    result = run_cli("build", "overlays/prod")
+    assert result.code == 1
+    assert "  overlays/prod/patch-deployment-llmgateway.yaml" in result.err.splitlines()
+
+
+def test_build_several_overlays_and_output_file(project: Path, kustomize: Kustomize) -> None:
+    assert run_cli("compile").code == 0
+    result = run_cli("build", "overlays/dev", "overlays/prod/", "-o", "all.yaml")
+    assert result.code == 0, result.err
+    assert result.out == ""
+    resources = by_identity(load_documents((project / "all.yaml").read_text()))
+    assert ("apps/v1", "Deployment", "llmgateway-dev", "llmgateway") in resources
+    assert ("apps/v1", "Deployment", "llmgateway", "llmgateway") in resources
+
+
+def test_build_unknown_environment_exits_2(project: Path) -> None:
+    result = run_cli("build", "overlays/qa")
+    assert result.code == 2
+    assert result.err == (
+        "error: no environment 'qa' in spec/llmgateway.yaml (environments: dev, prod)\n"
+    )
+
+
+def test_build_rejects_a_path_that_is_not_an_overlay(project: Path) -> None:
+    result = run_cli("build", "base")
+    assert result.code == 2
+    assert result.err == "error: 'base' is not an overlay directory; expected overlays/<environment>\n"
+
+
+def test_quick_start_build_through_python_m(kustomize: Kustomize) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler", "build", "overlays/prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    kinds = sorted({d["kind"] for d in load_documents(done.stdout)})
+    assert kinds == [
+        "Certificate",
+        "Deployment",
+        "Ingress",
+        "Namespace",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+        "Service",
+    ]
+    assert "Traceback" not in done.stderr

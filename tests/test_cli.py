@@ -1,0 +1,122 @@
+"""The command line: help, version, exit codes, tracebacks only with --debug, the schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler import __version__
+from compiler.schema import render_schema
+from tests.conftest import ROOT
+from tests.helpers import run_cli
+
+COMMANDS = ["validate", "schema", "compile", "build", "doctor"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(command, "--help").code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m compiler {command}")
+    assert "exit codes:" in out
+
+
+def test_program_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--help").code == 0
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert f"    {command}" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--version").code == 0
+    assert capsys.readouterr().out == f"python -m compiler {__version__}\n"
+
+
+def test_no_command_is_a_usage_error() -> None:
+    result = run_cli()
+    assert result.code == 2
+    assert result.err.startswith("usage: python -m compiler")
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("validate", "--nope").code == 2
+    assert "unrecognized arguments: --nope" in capsys.readouterr().err
+
+
+def test_validate_committed_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run_cli("validate")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == "spec/llmgateway.yaml: valid, 2 environments"
+    assert (
+        "  prod: namespace llmgateway, 3 replicas, embedded database, ReadWriteMany 10Gi, "
+        "image tag latest" in result.out.splitlines()
+    )
+    # prod runs `latest`: a warning, on stderr, with the way to pin.
+    assert result.err.count("warning: defaults.image.tag: production runs the moving tag") == 1
+
+
+def test_validate_strict_turns_the_warning_into_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run_cli("validate", "--strict")
+    assert result.code == 2
+    assert result.err.startswith("spec/llmgateway.yaml:30:5: defaults.image.tag: production runs")
+    assert "warning:" not in result.err
+
+
+def test_missing_spec_exits_2(tmp_path: Path) -> None:
+    result = run_cli("-C", str(tmp_path), "validate")
+    assert result.code == 2
+    assert result.err == "spec/llmgateway.yaml:1:1: spec file not found\n"
+
+
+def test_traceback_only_with_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    plain = run_cli("validate")
+    assert "Traceback" not in plain.err
+    debug = run_cli("--debug", "validate")
+    assert debug.code == 2
+    assert "Traceback (most recent call last)" in debug.err
+    assert debug.err.rstrip().endswith("spec/llmgateway.yaml:1:1: spec file not found")
+
+
+def test_committed_schema_matches_the_models() -> None:
+    committed = (ROOT / "spec" / "llmgateway.schema.json").read_text(encoding="utf-8")
+    assert committed == render_schema(), "run: python -m compiler schema"
+
+
+def test_schema_describes_every_field() -> None:
+    schema = json.loads(render_schema())
+    for name, definition in schema["$defs"].items():
+        for field, body in definition.get("properties", {}).items():
+            assert body.get("description"), f"{name}.{field} has no description"
+
+
+def test_spec_points_editors_at_the_schema() -> None:
+    first = (ROOT / "spec" / "llmgateway.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=llmgateway.schema.json"
+
+
+def test_schema_command_is_idempotent(tmp_path: Path) -> None:
+    first = run_cli("-C", str(tmp_path), "schema")
+    assert first.code == 0
+    assert first.out == "  written spec/llmgateway.schema.json\n"
+    second = run_cli("-C", str(tmp_path), "schema")
+    assert second.out == "unchanged spec/llmgateway.schema.json\n"
+
+
+def test_python_m_compiler_validate() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler", "validate"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("spec/llmgateway.yaml: valid, 2 environments\n")

@@ -1,0 +1,154 @@
+"""compile: byte-stable output, only changed files rewritten, users' files kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.emit import HEADER_MARK
+from tests.conftest import ROOT
+from tests.helpers import read_tree, run_cli
+
+
+def committed_tree() -> dict[str, bytes]:
+    return {
+        f"{top}/{rel}": data for top in ("base", "overlays") for rel, data in read_tree(ROOT / top).items()
+    }
+
+
+def test_committed_tree_is_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    before = committed_tree()
+    result = run_cli("compile")
+    assert result.code == 0, result.err
+    assert "created" not in result.out.replace("0 created", "")
+    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 21 unchanged"
+    assert committed_tree() == before
+
+
+def test_compile_reports_created_then_unchanged(project: Path) -> None:
+    first = run_cli("compile")
+    assert first.code == 0, first.err
+    assert "  created base/kustomization.yaml" in first.out.splitlines()
+    assert "  created overlays/prod/kustomization.yaml" in first.out.splitlines()
+    second = run_cli("compile")
+    assert second.code == 0
+    assert "  created" not in second.out
+    assert "unchanged overlays/dev/kustomization.yaml" in second.out
+
+
+def test_every_generated_file_starts_with_the_header(project: Path) -> None:
+    assert run_cli("compile").code == 0
+    for rel, data in read_tree(project).items():
+        if rel.startswith(("base/", "overlays/")):
+            first = data.split(b"\n", 1)[0].decode()
+            assert first.startswith(f"# {HEADER_MARK} from spec/llmgateway.yaml"), rel
+            assert "python -m compiler compile" in first
+            assert b"\r" not in data
+
+
+def test_unchanged_files_are_not_rewritten(project: Path) -> None:
+    assert run_cli("compile").code == 0
+    path = project / "base" / "deployment-llmgateway.yaml"
+    os.utime(path, (1_000_000, 1_000_000))
+    inode = path.stat().st_ino
+    spec = project / "spec" / "llmgateway.yaml"
+    spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 4"))
+    result = run_cli("compile")
+    assert result.code == 0, result.err
+    assert "  updated overlays/prod/kustomization.yaml" in result.out.splitlines()
+    assert path.stat().st_mtime == 1_000_000
+    assert path.stat().st_ino == inode
+
+
+def run_compile_subprocess(root: Path, **env: str) -> dict[str, bytes]:
+    subprocess.run(
+        [sys.executable, "-m", "compiler", "compile", "-q"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+    return read_tree(root)
+
+
+def test_output_is_byte_stable_across_hash_seeds_and_locales(tmp_path: Path) -> None:
+    trees = []
+    for index, env in enumerate(
+        [
+            {"PYTHONHASHSEED": "0", "LC_ALL": "C"},
+            {"PYTHONHASHSEED": "12345", "LC_ALL": "C.UTF-8", "LANG": "de_DE.UTF-8"},
+        ]
+    ):
+        root = tmp_path / f"run{index}"
+        (root / "spec").mkdir(parents=True)
+        (root / "spec" / "llmgateway.yaml").write_bytes(
+            (ROOT / "spec" / "llmgateway.yaml").read_bytes()
+        )
+        trees.append(run_compile_subprocess(root, **env))
+    assert trees[0] == trees[1]
+    generated = {rel: data for rel, data in trees[0].items() if not rel.startswith("spec/")}
+    assert generated == committed_tree()
+
+
+def test_user_files_are_kept_and_reported(project: Path) -> None:
+    assert run_cli("compile").code == 0
+    mine = project / "overlays" / "prod" / "notes.md"
+    mine.write_text("my notes\n")
+    result = run_cli("compile")
+    assert result.code == 0
+    assert "     kept overlays/prod/notes.md (not generated, left alone)" in result.out
+    assert mine.read_text() == "my notes\n"
+
+
+def test_a_user_file_in_the_way_is_never_overwritten(project: Path) -> None:
+    mine = project / "base" / "kustomization.yaml"
+    mine.parent.mkdir()
+    mine.write_text("resources: []\n")
+    before = read_tree(project)
+    result = run_cli("compile")
+    assert result.code == 2
+    assert "base/kustomization.yaml: a file without the generated header is in the way" in result.err
+    assert read_tree(project) == before
+
+
+def test_removed_environment_deletes_its_generated_files_only(project: Path) -> None:
+    assert run_cli("compile").code == 0
+    mine = project / "overlays" / "dev" / "secret.env.example"
+    mine.write_text("AUTH_SECRET=\n")
+    spec = project / "spec" / "llmgateway.yaml"
+    text = spec.read_text()
+    start = text.index("  # A single pod for trying changes")
+    end = text.index("  # What the Terraform module deployed")
+    spec.write_text(text[:start] + text[end:])
+    result = run_cli("compile")
+    assert result.code == 0, result.err
+    assert "  deleted overlays/dev/kustomization.yaml" in result.out.splitlines()
+    assert "  deleted overlays/dev/patch-deployment-llmgateway.yaml" in result.out.splitlines()
+    assert "     kept overlays/dev/secret.env.example (not generated, left alone)" in result.out
+    assert sorted(p.name for p in (project / "overlays" / "dev").iterdir()) == [
+        "secret.env.example"
+    ]
+    assert (project / "overlays" / "prod" / "kustomization.yaml").exists()
+
+
+def test_removed_environment_directory_is_pruned(project: Path) -> None:
+    assert run_cli("compile").code == 0
+    spec = project / "spec" / "llmgateway.yaml"
+    spec.write_text(spec.read_text().replace("  dev:\n", "  dev:\n    enabled: false\n"))
+    result = run_cli("compile")
+    assert result.code == 0, result.err
+    assert not (project / "overlays" / "dev").exists()
+
+
+def test_invalid_spec_writes_nothing(project: Path) -> None:
+    spec = project / "spec" / "llmgateway.yaml"
+    spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 0"))
+    result = run_cli("compile")
+    assert result.code == 2
+    assert "environments.prod.replicas: must be at least 1, not 0" in result.err
+    assert not (project / "base").exists()

@@ -1,0 +1,248 @@
+"""Every fact of the Terraform module's resources (shared FACTS.md) in the rendered prod.
+
+The expected values below are written from FACTS.md, not from the compiler's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from compiler.kustomize import Kustomize
+from tests.conftest import ROOT
+from tests.helpers import load_documents, run_cli
+
+NGINX = "nginx.ingress.kubernetes.io/"
+OAUTH = {
+    f"{NGINX}auth-url": "https://auth.chrislee.local/oauth2/auth",
+    f"{NGINX}auth-signin": (
+        "https://auth.chrislee.local/oauth2/start?rd=$scheme://$host$escaped_request_uri"
+    ),
+    f"{NGINX}auth-response-headers": (
+        "X-Auth-Request-User,X-Auth-Request-Email,X-Auth-Request-Access-Token"
+    ),
+}
+COMMON = {
+    f"{NGINX}proxy-body-size": "50m",
+    f"{NGINX}proxy-read-timeout": "600",
+    f"{NGINX}proxy-send-timeout": "600",
+}
+
+Rendered = dict[tuple[str, str], Any]
+
+
+def render(environment: str, monkeypatch: pytest.MonkeyPatch) -> Rendered:
+    monkeypatch.chdir(ROOT)
+    result = run_cli("build", f"overlays/{environment}")
+    assert result.code == 0, result.err
+    return {(d["kind"], d["metadata"]["name"]): d for d in load_documents(result.out)}
+
+
+@pytest.fixture
+def prod(monkeypatch: pytest.MonkeyPatch, kustomize: Kustomize) -> Rendered:
+    return render("prod", monkeypatch)
+
+
+@pytest.fixture
+def dev(monkeypatch: pytest.MonkeyPatch, kustomize: Kustomize) -> Rendered:
+    return render("dev", monkeypatch)
+
+
+def test_prod_has_exactly_the_module_resources_plus_pdb(prod: Rendered) -> None:
+    assert sorted(prod) == sorted(
+        [
+            ("Namespace", "llmgateway"),
+            ("PersistentVolumeClaim", "llmgateway-data"),
+            ("Deployment", "llmgateway"),
+            ("PodDisruptionBudget", "llmgateway"),
+            ("Service", "llmgateway"),
+            ("Ingress", "llmgateway-ui"),
+            ("Ingress", "llmgateway-api"),
+            ("Ingress", "llmgateway-gateway"),
+            ("Ingress", "llmgateway-admin"),
+            ("Certificate", "llmgateway-tls"),
+        ]
+    )
+    # The Secret is referenced, never generated with a value.
+    assert not any(kind == "Secret" for kind, _ in prod)
+    for (kind, _), resource in prod.items():
+        if kind != "Namespace":
+            assert resource["metadata"]["namespace"] == "llmgateway"
+        labels = resource["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "llmgateway"
+        assert labels["app.kubernetes.io/instance"] == "prod"
+        assert labels["app.kubernetes.io/part-of"] == "llmgateway"
+        assert labels["app.kubernetes.io/managed-by"] == "llmgateway-compiler"
+
+
+def test_prod_pvc(prod: Rendered) -> None:
+    spec = prod[("PersistentVolumeClaim", "llmgateway-data")]["spec"]
+    assert spec["accessModes"] == ["ReadWriteMany"]
+    assert spec["storageClassName"] == "longhorn"
+    assert spec["resources"]["requests"]["storage"] == "10Gi"
+
+
+def test_prod_deployment(prod: Rendered) -> None:
+    deployment = prod[("Deployment", "llmgateway")]["spec"]
+    assert deployment["replicas"] == 3
+    assert deployment["selector"] == {"matchLabels": {"app": "llmgateway"}}
+    assert deployment["strategy"]["type"] == "RollingUpdate"
+    template = deployment["template"]
+    assert template["metadata"]["labels"]["app"] == "llmgateway"
+    pod = template["spec"]
+    assert pod["securityContext"]["fsGroup"] == 102
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    assert pod["volumes"] == [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "llmgateway-data"}}
+    ]
+    (init,) = pod["initContainers"]
+    assert init["name"] == "fix-permissions"
+    assert init["image"] == "busybox:1.37.0"
+    assert init["securityContext"]["runAsUser"] == 0
+    assert init["command"] == [
+        "sh",
+        "-c",
+        "chown -R 100:102 /var/lib/postgresql && chmod 750 /var/lib/postgresql/data "
+        "2>/dev/null || true",
+    ]
+    assert init["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/postgresql"}]
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/theopenco/llmgateway-unified:latest"
+    assert container["imagePullPolicy"] == "Always"
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "512Mi"},
+        "limits": {"cpu": "1000m", "memory": "2Gi"},
+    }
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/postgresql"}]
+    assert [(p["name"], p["containerPort"], p["protocol"]) for p in container["ports"]] == [
+        ("ui", 3002, "TCP"),
+        ("api", 4002, "TCP"),
+        ("gateway", 4001, "TCP"),
+        ("docs", 3005, "TCP"),
+        ("admin", 3006, "TCP"),
+    ]
+    ui, api, admin = (
+        "https://llm.chrislee.local",
+        "https://api.llm.chrislee.local",
+        "https://admin.llm.chrislee.local",
+    )
+    assert container["env"] == [
+        {"name": "PGDATA", "value": "/var/lib/postgresql/data"},
+        {
+            "name": "AUTH_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": "llmgateway-auth", "key": "AUTH_SECRET"}},
+        },
+        {"name": "UI_URL", "value": ui},
+        {"name": "API_URL", "value": api},
+        {"name": "API_BACKEND_URL", "value": "http://localhost:4002"},
+        {"name": "ADMIN_URL", "value": admin},
+        {"name": "ORIGIN_URLS", "value": f"{ui},{api},{admin}"},
+        {"name": "COOKIE_DOMAIN", "value": "llm.chrislee.local"},
+        {"name": "PASSKEY_RP_ID", "value": "llm.chrislee.local"},
+        {"name": "ADMIN_EMAILS", "value": "admin@chrislee.local"},
+        {"name": "HOSTED", "value": "false"},
+        {"name": "PAID_MODE", "value": "false"},
+    ]
+    probes = {
+        name: (
+            container[name]["httpGet"]["path"],
+            container[name]["httpGet"]["port"],
+            container[name]["initialDelaySeconds"],
+            container[name]["periodSeconds"],
+            container[name]["timeoutSeconds"],
+            container[name]["failureThreshold"],
+        )
+        for name in ("livenessProbe", "readinessProbe", "startupProbe")
+    }
+    assert probes == {
+        "livenessProbe": ("/?skip=redis,database", 4001, 60, 30, 5, 3),
+        "readinessProbe": ("/", 4001, 30, 10, 5, 3),
+        "startupProbe": ("/", 4001, 10, 10, 5, 18),
+    }
+
+
+def test_prod_pdb(prod: Rendered) -> None:
+    spec = prod[("PodDisruptionBudget", "llmgateway")]["spec"]
+    assert spec["selector"] == {"matchLabels": {"app": "llmgateway"}}
+    assert spec["maxUnavailable"] == 1
+
+
+def test_prod_service(prod: Rendered) -> None:
+    spec = prod[("Service", "llmgateway")]["spec"]
+    assert spec["type"] == "ClusterIP"
+    assert spec["selector"] == {"app": "llmgateway"}
+    assert [(p["name"], p["port"]) for p in spec["ports"]] == [
+        ("ui", 3002),
+        ("api", 4002),
+        ("gateway", 4001),
+        ("admin", 3006),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host", "port", "extra"),
+    [
+        ("ui", "llm.chrislee.local", 3002, OAUTH),
+        (
+            "api",
+            "api.llm.chrislee.local",
+            4002,
+            {
+                **OAUTH,
+                f"{NGINX}enable-cors": "true",
+                f"{NGINX}cors-allow-origin": (
+                    "https://llm.chrislee.local,https://admin.llm.chrislee.local"
+                ),
+                f"{NGINX}cors-allow-credentials": "true",
+            },
+        ),
+        (
+            "gateway",
+            "gateway.llm.chrislee.local",
+            4001,
+            {f"{NGINX}proxy-http-version": "1.1", f"{NGINX}proxy-buffering": "off"},
+        ),
+        ("admin", "admin.llm.chrislee.local", 3006, OAUTH),
+    ],
+)
+def test_prod_ingress(
+    prod: Rendered, endpoint: str, host: str, port: int, extra: dict[str, str]
+) -> None:
+    ingress = prod[("Ingress", f"llmgateway-{endpoint}")]
+    assert ingress["metadata"]["annotations"] == {**COMMON, **extra}
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": [host], "secretName": "llmgateway-tls"}]
+    (rule,) = spec["rules"]
+    assert rule["host"] == host
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == "/"
+    assert path["pathType"] == "Prefix"
+    assert path["backend"] == {"service": {"name": "llmgateway", "port": {"number": port}}}
+
+
+def test_prod_certificate(prod: Rendered) -> None:
+    spec = prod[("Certificate", "llmgateway-tls")]
+    assert spec["apiVersion"] == "cert-manager.io/v1"
+    assert spec["spec"]["secretName"] == "llmgateway-tls"
+    assert spec["spec"]["issuerRef"]["kind"] == "ClusterIssuer"
+    assert spec["spec"]["issuerRef"]["name"] == "letsencrypt-prod"
+    assert spec["spec"]["dnsNames"] == [
+        "llm.chrislee.local",
+        "api.llm.chrislee.local",
+        "gateway.llm.chrislee.local",
+        "admin.llm.chrislee.local",
+    ]
+
+
+def test_dev_is_one_replica_on_readwriteonce_with_recreate(dev: Rendered) -> None:
+    deployment = dev[("Deployment", "llmgateway")]["spec"]
+    assert deployment["replicas"] == 1
+    assert deployment["strategy"] == {"type": "Recreate"}
+    assert "topologySpreadConstraints" not in deployment["template"]["spec"]
+    pvc = dev[("PersistentVolumeClaim", "llmgateway-data")]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert pvc["metadata"]["namespace"] == "llmgateway-dev"
+    assert ("PodDisruptionBudget", "llmgateway") not in dev
+    assert ("Namespace", "llmgateway-dev") in dev

@@ -1,0 +1,99 @@
+"""All or nothing: a write that fails at any step leaves the old tree, and no leftovers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compiler.errors import WriteError
+from compiler.load import load_spec
+from compiler.plan import plan_tree
+from compiler.write import Filesystem, apply_changes, diff_tree
+from tests.helpers import read_tree, run_cli
+
+
+class FailingFilesystem(Filesystem):
+    """Counts every filesystem operation and fails the one numbered ``fail_at``."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = fail_at
+        self.calls = 0
+
+    def step(self) -> None:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OSError(28, "No space left on device")
+
+    def makedir(self, path: Path) -> None:
+        self.step()
+        super().makedir(path)
+
+    def write(self, path: Path, data: bytes) -> None:
+        self.step()
+        super().write(path, data)
+
+    def replace(self, source: Path, target: Path) -> None:
+        self.step()
+        super().replace(source, target)
+
+
+def changed_spec(project: Path) -> None:
+    """An edit that creates, updates and deletes files (dev gone, TLS off, staging added)."""
+    spec = project / "spec" / "llmgateway.yaml"
+    text = spec.read_text().replace("  dev:\n", "  dev:\n    enabled: false\n")
+    text = text.replace("      enabled: true\n", "      enabled: false\n")
+    text += "  staging:\n    namespace: llmgateway-staging\n    domain: staging.chrislee.local\n"
+    spec.write_text(text)
+
+
+def test_every_failing_step_leaves_the_old_tree(project: Path) -> None:
+    assert run_cli("compile").code == 0
+    changed_spec(project)
+    before = read_tree(project)
+    tree = plan_tree(load_spec("spec/llmgateway.yaml"))
+    changes = diff_tree(project, tree)
+    assert changes.created and changes.updated and changes.deleted
+    counter = FailingFilesystem(fail_at=0)
+    apply_changes(project, tree, changes, counter)
+    total = counter.calls
+    assert read_tree(project) != before
+    # Put the old tree back, then fail at each step in turn.
+    for rel in read_tree(project):
+        if rel not in before:
+            (project / rel).unlink()
+    for rel, data in before.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_bytes(data)
+    for empty in sorted(project.rglob("*"), key=lambda p: -len(p.parts)):
+        if empty.is_dir() and not any(empty.iterdir()):
+            empty.rmdir()
+    assert read_tree(project) == before
+    assert total > 10
+    for fail_at in range(1, total + 1):
+        with pytest.raises(WriteError, match="No space left on device"):
+            apply_changes(project, tree, diff_tree(project, tree), FailingFilesystem(fail_at))
+        assert read_tree(project) == before, f"tree changed when step {fail_at} failed"
+        leftovers = [p for p in project.rglob("*") if p.name.endswith((".llmgw-tmp", ".llmgw-bak"))]
+        assert leftovers == [], f"step {fail_at} left {leftovers}"
+        assert not (project / "overlays" / "staging").exists()
+
+
+def test_compile_failure_exits_3_and_changes_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli("compile").code == 0
+    changed_spec(project)
+    before = read_tree(project)
+
+    def fail(self: Filesystem, source: Path, target: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(Filesystem, "replace", fail)
+    result = run_cli("compile")
+    assert result.code == 3
+    assert result.err.splitlines()[-1] == (
+        "error: cannot write the generated tree (Permission denied: "
+        "base/deployment-llmgateway.yaml.llmgw-bak); nothing was changed"
+    )
+    assert read_tree(project) == before
