@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,12 +36,12 @@ def kustomize() -> Kustomize:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A scratch project root holding a copy of the committed spec; cwd is set to it."""
     (tmp_path / "spec").mkdir()
     shutil.copy(ROOT / "spec" / "llmgateway.yaml", tmp_path / "spec" / "llmgateway.yaml")
     monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    return tmp_path
 
 
 def valid_case_specs() -> list[Path]:

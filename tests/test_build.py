@@ -55,7 +55,9 @@ def test_build_unknown_environment_exits_2(project: Path) -> None:
 def test_build_rejects_a_path_that_is_not_an_overlay(project: Path) -> None:
     result = run_cli("build", "base")
     assert result.code == 2
-    assert result.err == "error: 'base' is not an overlay directory; expected overlays/<environment>\n"
+    assert result.err == (
+        "error: 'base' is not an overlay directory; expected overlays/<environment>\n"
+    )
 
 
 def test_quick_start_build_through_python_m(kustomize: Kustomize) -> None:

@@ -16,7 +16,9 @@ from tests.helpers import read_tree, run_cli
 
 def committed_tree() -> dict[str, bytes]:
     return {
-        f"{top}/{rel}": data for top in ("base", "overlays") for rel, data in read_tree(ROOT / top).items()
+        f"{top}/{rel}": data
+        for top in ("base", "overlays")
+        for rel, data in read_tree(ROOT / top).items()
     }
 
 
@@ -112,7 +114,9 @@ def test_a_user_file_in_the_way_is_never_overwritten(project: Path) -> None:
     before = read_tree(project)
     result = run_cli("compile")
     assert result.code == 2
-    assert "base/kustomization.yaml: a file without the generated header is in the way" in result.err
+    assert (
+        "base/kustomization.yaml: a file without the generated header is in the way" in result.err
+    )
     assert read_tree(project) == before
 
 

@@ -15,6 +15,7 @@ from compiler.kustomize import Kustomize
 from compiler.load import load_spec
 from compiler.lower import lower_environment
 from compiler.plan import plan_tree
+from compiler.spec import Settings
 from tests.conftest import case_id, valid_case_specs
 from tests.helpers import by_identity, load_documents, write_tree
 
@@ -25,7 +26,7 @@ def test_rendered_overlays_equal_lowering(
 ) -> None:
     spec = load_spec(spec_path)
     write_tree(tmp_path, plan_tree(spec))
-    environments = [("base", spec.defaults, None)]
+    environments: list[tuple[str, Settings, str | None]] = [("base", spec.defaults, None)]
     environments += [(f"overlays/{name}", env, name) for name, env in spec.enabled()]
     rendered = kustomize.build_many([tmp_path / d for d, _, _ in environments])
     for (directory, settings, instance), text in zip(environments, rendered, strict=True):

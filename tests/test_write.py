@@ -53,7 +53,9 @@ def test_every_failing_step_leaves_the_old_tree(project: Path) -> None:
     before = read_tree(project)
     tree = plan_tree(load_spec("spec/llmgateway.yaml"))
     changes = diff_tree(project, tree)
-    assert changes.created and changes.updated and changes.deleted
+    assert changes.created
+    assert changes.updated
+    assert changes.deleted
     counter = FailingFilesystem(fail_at=0)
     apply_changes(project, tree, changes, counter)
     total = counter.calls
