@@ -140,9 +140,10 @@ def strategic_patch(old: Any, new: Any, kind: str, path: tuple[str, ...] = ()) -
                 out[key] = value
             elif old[key] != value:
                 out[key] = strategic_patch(old[key], value, kind, (*path, key))
-        for key in old:
-            if key not in new:
-                out[key] = None
+        if any(key not in new for key in old):
+            # kustomize does not reliably delete a field set to null (annotations keep
+            # theirs): removals are JSON 6902 `remove` operations.
+            raise NeedsJsonPatch
         return out
     if isinstance(old, list) and isinstance(new, list):
         key = merge_key(kind, path)
@@ -208,13 +209,41 @@ def json_patch(old: Any, new: Any, path: tuple[str | int, ...] = ()) -> list[dic
             elif old[key] != value:
                 ops.extend(json_patch(old[key], value, (*path, key)))
         return ops
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        ops = []
-        for index, (before, after) in enumerate(zip(old, new, strict=True)):
-            if before != after:
-                ops.extend(json_patch(before, after, (*path, index)))
-        return ops
+    if isinstance(old, list) and isinstance(new, list):
+        common = min(len(old), len(new))
+        if aligned(old[:common], new[:common]):
+            ops = []
+            for index in range(common):
+                if old[index] != new[index]:
+                    item = old[index]
+                    if isinstance(item, dict) and "name" in item:
+                        # Say which item an index means, and fail if it ever means another.
+                        ops.append(
+                            {
+                                "op": "test",
+                                "path": pointer((*path, index, "name")),
+                                "value": item["name"],
+                            }
+                        )
+                    ops.extend(json_patch(item, new[index], (*path, index)))
+            # Items appended at the end, or removed from the end (last first).
+            ops.extend(
+                {"op": "add", "path": pointer((*path, "-")), "value": item} for item in new[common:]
+            )
+            ops.extend(
+                {"op": "remove", "path": pointer((*path, index))}
+                for index in range(len(old) - 1, common - 1, -1)
+            )
+            return ops
     return [{"op": "replace", "path": pointer(path), "value": new}]
+
+
+def aligned(old: list[Any], new: list[Any]) -> bool:
+    """Whether items at the same index are the same item (same `name` where they have one)."""
+    return all(
+        not (isinstance(a, dict) and isinstance(b, dict)) or a.get("name") == b.get("name")
+        for a, b in zip(old, new, strict=True)
+    )
 
 
 @dataclass

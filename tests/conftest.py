@@ -45,10 +45,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def valid_case_specs() -> list[Path]:
-    """Every valid spec the tests know: the committed one and each valid case."""
-    cases = sorted((CASES / "valid").glob("*/spec.yaml")) if (CASES / "valid").is_dir() else []
+    """Every valid spec the tests know: the committed one, each valid and compile case."""
+    cases = sorted(CASES.glob("valid/*/spec.yaml")) + sorted(CASES.glob("compile/*/spec.yaml"))
     return [ROOT / "spec" / "llmgateway.yaml", *cases]
 
 
 def case_id(path: Path) -> str:
-    return "committed-spec" if path.parent.name == "spec" else path.parent.name
+    if path.parent.name == "spec":
+        return "committed-spec"
+    return f"{path.parent.parent.name}/{path.parent.name}"
