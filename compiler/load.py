@@ -9,6 +9,7 @@ whichever of the two files' places the value came from.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -90,7 +91,7 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
         raise fail(1, 1, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise fail(1, 1, "YAML is nested too deeply to be a deployment spec") from None
-    return PlainConverter(display).convert(document)
+    return PlainConverter(display, text).convert(document)
 
 
 def yaml_message(exc: MarkedYAMLError) -> str:
@@ -102,6 +103,17 @@ def yaml_message(exc: MarkedYAMLError) -> str:
     return f"invalid YAML: {context + ': ' if context else ''}{problem}"
 
 
+class WrittenFloat(float):
+    """A float from the spec with its text as written."""
+
+    written: str
+
+    def __new__(cls, value: float, written: str) -> WrittenFloat:
+        instance = super().__new__(cls, value)
+        instance.written = written
+        return instance
+
+
 class PlainConverter:
     """Turns ruamel's round-trip nodes into plain dicts and lists, recording positions.
 
@@ -109,13 +121,23 @@ class PlainConverter:
     (billion laughs) stop early instead of exhausting memory.
     """
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, text: str = "") -> None:
         self.display = display
+        self.lines = text.splitlines()
         self.positions: Positions = {}
         self.count = 0
 
     def convert(self, document: Any) -> tuple[Any, Positions]:
         return self.value(document, (), 0), self.positions
+
+    def written(self, value: Any, position: tuple[int, int]) -> Any:
+        """A float that remembers how it was written (`1.10`, not `1.1`), for messages."""
+        if not isinstance(value, float):
+            return value
+        line, column = position
+        text = self.lines[line][column:] if 0 <= line < len(self.lines) else ""
+        token = re.match(r"[^\s,\]\}#]+", text)
+        return WrittenFloat(value, token.group(0) if token else repr(value))
 
     def value(self, node: Any, path: Path_, depth: int) -> Any:
         self.count += 1
@@ -144,7 +166,9 @@ class PlainConverter:
                 line, column = node.lc.key(key)
                 child = (*path, key if isinstance(key, str | int) else str(key))
                 self.positions[child] = (line + 1, column + 1)
-                out[child[-1]] = self.value(item, child, depth + 1)
+                out[child[-1]] = self.written(
+                    self.value(item, child, depth + 1), node.lc.value(key)
+                )
             return out
         if isinstance(node, CommentedSeq):
             items: list[Any] = []
@@ -152,7 +176,7 @@ class PlainConverter:
                 line, column = node.lc.item(index)
                 child = (*path, index)
                 self.positions[child] = (line + 1, column + 1)
-                items.append(self.value(item, child, depth + 1))
+                items.append(self.written(self.value(item, child, depth + 1), (line, column)))
             return items
         if isinstance(node, bool) or node is None:
             return node
@@ -187,12 +211,22 @@ def deep_merge(base: Any, override: Any) -> Any:
     return override
 
 
-def origin(override: Any, path: Path_) -> bool:
+def present(data: Any, path: Path_) -> bool:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def origin(override: dict[Any, Any], defaults: dict[Any, Any], path: Path_) -> bool:
     """Whether the value at ``path`` of a merged environment comes from its override."""
     node = override
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return False
+    for depth, part in enumerate(path):
+        if part not in node:
+            # A key missing under a mapping the environment sets (TLS turned on without
+            # an issuer) is that environment's doing; missing at the top, the defaults'.
+            return depth > 0 and not present(defaults, path)
         node = node[part]
         if not isinstance(node, dict):
             return True
@@ -206,6 +240,7 @@ class SpecReader:
         self.display = display
         self.positions = positions
         self.problems: list[Problem] = []
+        self.raw_defaults: dict[Any, Any] = {}
 
     def problem(self, path: Path_, message: str, *, warning: bool = False) -> None:
         line, column = self.locate(path)
@@ -224,13 +259,18 @@ class SpecReader:
                 (), f"the spec must be a mapping with 'defaults' and 'environments', not {kind}"
             )
             raise SpecError(self.problems)
+        sections = ["defaults", "environments"]
+        misspelled: set[str] = set()
         for key in data:
-            if key not in ("defaults", "environments"):
-                self.problem((key,), unknown_field_message(key, ["defaults", "environments"]))
-        for key in ("defaults", "environments"):
-            if key not in data:
+            if key not in sections:
+                self.problem((key,), unknown_field_message(key, sections))
+                misspelled.update(difflib.get_close_matches(str(key), sections, n=1, cutoff=0.6))
+        for key in sections:
+            if key not in data and key not in misspelled:
                 self.problem((), f"missing required section '{key}'")
         raw_defaults = data.get("defaults")
+        if isinstance(raw_defaults, dict):
+            self.raw_defaults = raw_defaults
         raw_environments = data.get("environments")
         if "defaults" in data and not isinstance(raw_defaults, dict):
             self.problem(
@@ -250,9 +290,11 @@ class SpecReader:
                 f"must be a mapping of environment names, not {yaml_type(raw_environments)}",
             )
         elif isinstance(raw_environments, dict):
+            # Without a mapping of defaults, merged environments would only repeat that
+            # one problem; their names are still checked.
             environments = self.read_environments(
                 raw_environments,
-                raw_defaults if isinstance(raw_defaults, dict) else {},
+                raw_defaults if isinstance(raw_defaults, dict) else None,
                 defaults_findings,
             )
             if not any(env.enabled for env in environments.values()) and not self.errors():
@@ -276,7 +318,7 @@ class SpecReader:
     def read_environments(
         self,
         raw_environments: dict[Any, Any],
-        raw_defaults: dict[str, Any],
+        raw_defaults: dict[str, Any] | None,
         defaults_findings: set[tuple[str, str]],
     ) -> dict[str, EnvironmentSettings]:
         environments: dict[str, EnvironmentSettings] = {}
@@ -293,6 +335,8 @@ class SpecReader:
                 self.problem(
                     prefix, f"must be a mapping of fields to override, not {yaml_type(override)}"
                 )
+                continue
+            if raw_defaults is None:
                 continue
             merged = deep_merge(raw_defaults, override)
             before = len(self.problems)
@@ -337,7 +381,7 @@ class SpecReader:
         env_name: str,
     ) -> None:
         """Record a problem of a merged environment at the place its value came from."""
-        if override is None or origin(override, path):
+        if override is None or origin(override, self.raw_defaults, path):
             self.problem((*prefix, *path), message, warning=warning)
             return
         # The value comes from the defaults: reported there once, unless only this
@@ -411,7 +455,8 @@ def pydantic_message(model: type[BaseModel], loc: Path_, error: Mapping[str, Any
     if kind == "list_type":
         return f"must be a list, not {yaml_type(given)}"
     if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
-        return f"must be a string, not the number {given!r}; quote it in YAML"
+        number = given.written if isinstance(given, WrittenFloat) else repr(given)
+        return f"must be a string, not the number {number}; quote it in YAML"
     if kind == "string_pattern_mismatch":
         return f"{short(given)} does not match the pattern {ctx['pattern']}"
     msg = str(error["msg"])
