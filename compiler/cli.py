@@ -19,8 +19,8 @@ from compiler import __version__
 from compiler.errors import CompilerError, ExitCode, Problem, UsageError
 
 EXIT_CODES_HELP = """exit codes:
-  0  success (validate: valid; compile: written; build: rendered)
-  1  drift or differences found (build: the overlay is stale, run compile)
+  0  success (validate: valid; compile: written; check: no drift; diff: no differences)
+  1  drift or differences found (check: drift; diff: changes; build: stale overlay)
   2  invalid spec or usage
   3  an external tool (kustomize, git) or the filesystem failed
 """
@@ -134,6 +134,55 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", "-o", metavar="FILE", help="write the manifests to FILE instead of stdout"
     )
     build.set_defaults(run=run_build)
+
+    check = command(
+        "check",
+        "fail when the committed tree drifted from the spec",
+        "Compile in memory and compare with the committed base/ and overlays/, then render "
+        "each overlay with kustomize and compare with the golden manifests in tests/golden/. "
+        "Exit 1 listing every drifted file and field.",
+    )
+    spec_argument(check)
+    check.add_argument(
+        "--no-render", action="store_true", help="skip rendering and the golden manifests"
+    )
+    check.set_defaults(run=run_check)
+
+    snapshot = command(
+        "snapshot",
+        "rewrite the golden rendered manifests",
+        "Render every overlay with kustomize and write tests/golden/<env>.yaml. Refuses "
+        "(exit 1) when the overlays do not match the spec: run compile first.",
+    )
+    spec_argument(snapshot)
+    snapshot.set_defaults(run=run_snapshot)
+
+    diff = command(
+        "diff",
+        "show what would change in each environment",
+        "Render the overlays committed at a git revision and those the current spec compiles "
+        "to, and list per environment the resources added, removed and changed, field by "
+        "field. Risky changes come first. Secret values are never shown.",
+    )
+    spec_argument(diff)
+    diff.add_argument(
+        "--base",
+        metavar="REF",
+        help="git revision to compare with (default: merge base with origin/main, else HEAD)",
+    )
+    diff.add_argument(
+        "--env", action="append", metavar="ENV", help="only this environment (repeatable)"
+    )
+    diff.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="output format"
+    )
+    diff.add_argument(
+        "--fail-on",
+        choices=("any", "risky"),
+        default="any",
+        help="exit 1 on any difference (default) or only on a risky one",
+    )
+    diff.set_defaults(run=run_diff)
 
     doctor = command(
         "doctor",
@@ -274,6 +323,182 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     else:
         output.out.write(text)
     return ExitCode.OK
+
+
+def generated_on_disk(root: Path, tree: dict[str, bytes]) -> dict[str, bytes]:
+    """The committed generated files, plus anything sitting where the plan puts a file."""
+    from compiler.write import existing_files, is_generated, read_file
+
+    found: dict[str, bytes] = {}
+    for rel, path in existing_files(root).items():
+        data = read_file(path)
+        if rel in tree or is_generated(data):
+            found[rel] = data
+    return found
+
+
+def run_check(args: argparse.Namespace, output: Output) -> int:
+    from compiler.compare import rendered_drift, tree_drift
+    from compiler.golden import existing_goldens, golden_path
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+
+    spec = load_spec(args.spec)
+    tree = plan_tree(spec)
+    root = Path(".")
+    drift = tree_drift(generated_on_disk(root, tree), tree)
+    failed = False
+    if drift:
+        failed = True
+        output.say(
+            f"drift: {len(drift)} generated file{'s' if len(drift) != 1 else ''} "
+            f"differ from what {args.spec} compiles to (committed -> from spec):"
+        )
+        for item in drift:
+            state = {"missing": "unexpected", "unexpected": "missing"}.get(item.state, item.state)
+            output.say(f"  {state:<10} {item.path}")
+            for line in item.details:
+                output.say(f"               {line}")
+        output.say("fix: python -m compiler compile")
+    if not args.no_render:
+        if drift:
+            output.say("golden manifests not checked: the overlays drifted (compile first)")
+        else:
+            from compiler.kustomize import find_kustomize
+
+            names = [name for name, _ in spec.enabled()]
+            rendered = find_kustomize().build_many([f"overlays/{n}" for n in names])
+            goldens = existing_goldens(root)
+            problems: list[str] = []
+            for name, text in zip(names, rendered, strict=True):
+                if name not in goldens:
+                    problems.append(f"  missing    {golden_path(name)}")
+                    continue
+                lines = rendered_drift(goldens[name], text)
+                if lines:
+                    problems.append(f"  changed    {golden_path(name)} (golden -> rendered now)")
+                    problems.extend(f"               {line}" for line in lines)
+            problems.extend(
+                f"  unexpected {golden_path(name)} (no such environment)"
+                for name in sorted(set(goldens) - set(names))
+            )
+            if problems:
+                failed = True
+                output.say("golden: what kustomize renders differs from tests/golden/:")
+                for line in problems:
+                    output.say(line)
+                output.say("fix: review the change, then python -m compiler snapshot")
+    if failed:
+        return ExitCode.DIFFERENCES
+    output.say(
+        f"{args.spec}: base/ and overlays/ are up to date"
+        + ("" if args.no_render else "; rendered manifests match tests/golden/")
+    )
+    return ExitCode.OK
+
+
+def run_snapshot(args: argparse.Namespace, output: Output) -> int:
+    from compiler.compare import tree_drift
+    from compiler.golden import existing_goldens, golden_path, golden_text
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+
+    spec = load_spec(args.spec)
+    tree = plan_tree(spec)
+    root = Path(".")
+    if tree_drift(generated_on_disk(root, tree), tree):
+        output.note(
+            "error: the generated files do not match the spec; run: python -m compiler compile"
+        )
+        return ExitCode.DIFFERENCES
+    names = [name for name, _ in spec.enabled()]
+    rendered = find_kustomize().build_many([f"overlays/{n}" for n in names])
+    goldens = existing_goldens(root)
+    try:
+        (root / "tests" / "golden").mkdir(parents=True, exist_ok=True)
+        for name, text in zip(names, rendered, strict=True):
+            content = golden_text(name, text)
+            if goldens.get(name) == content:
+                output.say(f"unchanged {golden_path(name)}")
+                continue
+            (root / golden_path(name)).write_text(content, encoding="utf-8", newline="\n")
+            output.say(f"  written {golden_path(name)}")
+        for name in sorted(set(goldens) - set(names)):
+            (root / golden_path(name)).unlink()
+            output.say(f"  deleted {golden_path(name)}")
+    except OSError as exc:
+        from compiler.errors import WriteError
+
+        raise WriteError(
+            f"cannot write the golden manifests: {exc.strerror}: {exc.filename}"
+        ) from None
+    return ExitCode.OK
+
+
+def run_diff(args: argparse.Namespace, output: Output) -> int:
+    import tempfile
+
+    from compiler import git
+    from compiler.compare import load_documents
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.review import diff_environments, to_json, to_markdown, to_text
+    from compiler.write import existing_files
+
+    spec = load_spec(args.spec)
+    tree = plan_tree(spec)
+    revision = args.base or git.default_base()
+    short = git.short_revision(revision)
+    if args.base:
+        label = f"{args.base} ({short})"
+    elif revision == "HEAD":
+        label = f"HEAD ({short})"
+    else:
+        label = f"merge base with origin/main ({short})"
+    kustomize = find_kustomize()
+    with tempfile.TemporaryDirectory(prefix="llmgw-diff-") as scratch:
+        old_root = Path(scratch) / "ref"
+        new_root = Path(scratch) / "work"
+        git.export_tree(revision, old_root)
+        for rel, data in tree.items():
+            path = new_root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        old_names = sorted(
+            {
+                rel.split("/")[1]
+                for rel in existing_files(old_root)
+                if rel.startswith("overlays/")
+                and rel.count("/") == 2
+                and rel.endswith("/kustomization.yaml")
+            }
+        )
+        new_names = [name for name, _ in spec.enabled()]
+        wanted = set(old_names) | set(new_names)
+        if args.env:
+            unknown = sorted(set(args.env) - wanted)
+            if unknown:
+                raise UsageError(
+                    f"no environment {', '.join(unknown)} at {revision} or in {args.spec} "
+                    f"(environments: {', '.join(sorted(wanted)) or 'none'})"
+                )
+            wanted = set(args.env)
+        old_dirs = [n for n in old_names if n in wanted]
+        new_dirs = [n for n in new_names if n in wanted]
+        rendered = kustomize.build_many(
+            [old_root / "overlays" / n for n in old_dirs]
+            + [new_root / "overlays" / n for n in new_dirs]
+        )
+    old = {n: load_documents(t) for n, t in zip(old_dirs, rendered[: len(old_dirs)], strict=True)}
+    new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
+    review = diff_environments(label, old, new)
+    formatter = {"text": to_text, "markdown": to_markdown, "json": to_json}[args.format]
+    output.out.write(formatter(review))
+    if args.fail_on == "risky":
+        return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
+    return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
 
 
 def run_doctor(args: argparse.Namespace, output: Output) -> int:

@@ -1,0 +1,66 @@
+"""The few git operations `diff` needs: pick the base revision, export its generated tree."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+from compiler.errors import GitError
+
+EXPORTED = ("base", "overlays")
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror}") from None
+    if done.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip() or done.returncode}")
+    return done.stdout
+
+
+def has_revision(revision: str, cwd: Path | None = None) -> bool:
+    try:
+        git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", cwd=cwd)
+    except GitError:
+        return False
+    return True
+
+
+def default_base(cwd: Path | None = None) -> str:
+    """The merge base with origin/main when it exists, else HEAD."""
+    if has_revision("origin/main", cwd):
+        return git("merge-base", "HEAD", "origin/main", cwd=cwd).strip()
+    return "HEAD"
+
+
+def short_revision(revision: str, cwd: Path | None = None) -> str:
+    return git("rev-parse", "--short", f"{revision}^{{commit}}", cwd=cwd).strip()
+
+
+def export_tree(revision: str, destination: Path, cwd: Path | None = None) -> None:
+    """Write base/ and overlays/ as committed at ``revision`` into ``destination``."""
+    if not has_revision(revision, cwd):
+        raise GitError(f"unknown revision {revision!r}")
+    listing = git("ls-tree", "--name-only", revision, "--", *EXPORTED, cwd=cwd).split()
+    destination.mkdir(parents=True, exist_ok=True)
+    if not listing:
+        return  # nothing generated at that revision: everything is new
+    try:
+        done = subprocess.run(
+            ["git", "archive", "--format=tar", revision, "--", *listing],
+            cwd=cwd,
+            capture_output=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror}") from None
+    if done.returncode != 0:
+        raise GitError(
+            f"git archive {revision} failed: {done.stderr.decode(errors='replace').strip()}"
+        )
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        archive.extractall(destination, filter="data")

@@ -1,0 +1,380 @@
+"""What would change in each environment, for a person reviewing a pull request.
+
+`diff_environments` compares two renderings per environment and flags the risky
+changes; `to_text`, `to_markdown` and `to_json` format the result. Secrets are already
+redacted by `compare`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.compare import (
+    FieldChange,
+    ResourceChange,
+    compare_resources,
+    describe_change,
+    index_resources,
+    quantity_bytes,
+    show,
+)
+
+MARKDOWN_LIMIT = 65_000
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A change a person must act on: what it is, why it is risky, what to do."""
+
+    environment: str
+    resource: str
+    what: str
+    why: str
+    action: str
+
+
+@dataclass
+class EnvironmentDiff:
+    name: str
+    status: str  # added | removed | changed | unchanged
+    changes: list[ResourceChange] = field(default_factory=list)
+    risks: list[Risk] = field(default_factory=list)
+
+    def count(self, change: str) -> int:
+        return sum(1 for c in self.changes if c.change == change)
+
+
+@dataclass
+class Review:
+    base: str
+    environments: list[EnvironmentDiff]
+
+    @property
+    def risks(self) -> list[Risk]:
+        return [r for env in self.environments for r in env.risks]
+
+    @property
+    def has_differences(self) -> bool:
+        return any(env.status != "unchanged" for env in self.environments)
+
+
+IMMUTABLE = {
+    "Deployment": ("spec.selector",),
+    "Service": ("spec.clusterIP",),
+    "PersistentVolumeClaim": ("spec.storageClassName", "spec.accessModes", "spec.volumeName"),
+}
+
+
+def diff_environments(base: str, old: dict[str, list[Any]], new: dict[str, list[Any]]) -> Review:
+    """Compare renderings by environment name (absent: the environment has no overlay)."""
+    environments: list[EnvironmentDiff] = []
+    for name in sorted(set(old) | set(new)):
+        if name not in new:
+            env = EnvironmentDiff(name, "removed", compare_resources(old[name], []))
+            env.risks.append(
+                Risk(
+                    name,
+                    "(environment)",
+                    f"environment {name} is removed from the spec",
+                    "its overlay is gone, but nothing deletes what is running; a later "
+                    "prune or a manual delete removes its volume and data",
+                    f"decide what happens to the running {name} deployment and its data "
+                    "before merging; back the data up first",
+                )
+            )
+        else:
+            before = old.get(name, [])
+            changes = compare_resources(before, new[name])
+            status = "added" if name not in old else ("changed" if changes else "unchanged")
+            env = EnvironmentDiff(name, status, changes)
+        env.risks.extend(find_risks(name, env.changes, old.get(name, []), new.get(name, [])))
+        environments.append(env)
+    return Review(base, environments)
+
+
+def find_risks(
+    environment: str, changes: list[ResourceChange], old: list[Any], new: list[Any]
+) -> list[Risk]:
+    risks: list[Risk] = []
+    removed_namespaces = [
+        c.id[3] for c in changes if c.change == "removed" and c.id[1] == "Namespace"
+    ]
+    added_namespaces = [c.id[3] for c in changes if c.change == "added" and c.id[1] == "Namespace"]
+    if removed_namespaces and added_namespaces:
+        risks.append(
+            Risk(
+                environment,
+                f"Namespace/{removed_namespaces[0]}",
+                f"namespace changes from {removed_namespaces[0]} to {added_namespaces[0]}",
+                "every resource is created anew in the new namespace; the volume and its "
+                "data stay behind in the old one",
+                "migrate the data (or accept starting empty), then delete the old namespace "
+                "by hand once the new one serves",
+            )
+        )
+    for change in changes:
+        kind = change.id[1]
+        if change.change == "removed" and kind == "PersistentVolumeClaim":
+            risks.append(
+                Risk(
+                    environment,
+                    change.label,
+                    "the data volume claim is removed",
+                    "deleting the claim deletes the volume and the PostgreSQL data on it "
+                    "(with the usual Delete reclaim policy)",
+                    "back up the database first, or keep the claim out of pruning",
+                )
+            )
+        elif change.change == "removed" and kind == "Namespace" and not added_namespaces:
+            risks.append(
+                Risk(
+                    environment,
+                    change.label,
+                    "the namespace is removed",
+                    "deleting a namespace deletes everything in it, data volumes included",
+                    "back up the data and confirm nothing else lives in the namespace",
+                )
+            )
+        if change.change != "changed":
+            continue
+        for field_change in change.fields:
+            for prefix in IMMUTABLE.get(kind, ()):
+                if (
+                    field_change.path == prefix
+                    or field_change.path.startswith(prefix + ".")
+                    or (field_change.path.startswith(prefix + "["))
+                ):
+                    risks.append(immutable_risk(environment, change, field_change))
+            if (
+                kind == "PersistentVolumeClaim"
+                and field_change.path == "spec.resources.requests.storage"
+            ):
+                before, after = quantity_bytes(field_change.old), quantity_bytes(field_change.new)
+                if before is not None and after is not None and after < before:
+                    risks.append(
+                        Risk(
+                            environment,
+                            change.label,
+                            f"storage request shrinks: {describe_change(field_change)}",
+                            "Kubernetes cannot shrink a volume claim; the apply is rejected",
+                            "keep the size, or migrate the data to a new, smaller claim",
+                        )
+                    )
+        if kind == "Deployment":
+            risks.extend(strategy_risk(environment, change, new))
+    return risks
+
+
+def immutable_risk(environment: str, change: ResourceChange, field_change: FieldChange) -> Risk:
+    kind = change.id[1]
+    namespace, name = change.id[2], change.id[3]
+    return Risk(
+        environment,
+        change.label,
+        describe_change(field_change),
+        f"a {kind}'s {field_change.path.split('[')[0]} cannot change in place; the API "
+        "server rejects the apply",
+        f"delete and recreate the {kind} (kubectl delete {kind.lower()} {name} -n "
+        f"{namespace}) in a maintenance window"
+        + (
+            "; the data must be migrated to the new claim first"
+            if kind == "PersistentVolumeClaim"
+            else ""
+        ),
+    )
+
+
+def strategy_risk(environment: str, change: ResourceChange, new: list[Any]) -> list[Risk]:
+    for field_change in change.fields:
+        if field_change.path != "spec.strategy.type" or field_change.old != "Recreate":
+            continue
+        claims = [
+            r for r in index_resources(new).values() if r.get("kind") == "PersistentVolumeClaim"
+        ]
+        if any("ReadWriteOnce" in (c.get("spec") or {}).get("accessModes", []) for c in claims):
+            return [
+                Risk(
+                    environment,
+                    change.label,
+                    describe_change(field_change),
+                    "the data volume is ReadWriteOnce: a rolling update starts a second pod "
+                    "on the same volume, which corrupts the PostgreSQL WAL",
+                    "keep strategy Recreate while the volume is ReadWriteOnce",
+                )
+            ]
+    return []
+
+
+# --- formats ----------------------------------------------------------------------------
+
+SIGN = {"added": "+", "removed": "-", "changed": "~"}
+
+
+def summary(env: EnvironmentDiff) -> str:
+    if env.status == "unchanged":
+        return "no changes"
+    counts = (
+        f"{env.count('added')} added, {env.count('changed')} changed, "
+        f"{env.count('removed')} removed"
+    )
+    if env.status == "removed":
+        return f"environment removed ({counts})"
+    if env.status == "added":
+        return f"new environment ({counts})"
+    return counts
+
+
+def to_text(review: Review) -> str:
+    lines = [f"Changes against {review.base}:"]
+    risks = review.risks
+    if risks:
+        lines.append("")
+        lines.append(f"RISKY CHANGES ({len(risks)}):")
+        for risk in risks:
+            lines.append(f"  ! {risk.environment} {risk.resource}: {risk.what}")
+            lines.append(f"      why: {risk.why}")
+            lines.append(f"      do:  {risk.action}")
+    for env in review.environments:
+        lines.append("")
+        lines.append(f"{env.name}: {summary(env)}")
+        for change in env.changes:
+            lines.append(f"  {SIGN[change.change]} {change.label}")
+            lines.extend(f"      {describe_change(f)}" for f in change.fields)
+    return "\n".join(lines) + "\n"
+
+
+def md(text: str) -> str:
+    """Text safe inside inline code."""
+    return text.replace("`", "'").replace("\n", " ")
+
+
+def markdown_details(env: EnvironmentDiff) -> list[str]:
+    lines: list[str] = []
+    for change in env.changes:
+        lines.append(f"- {SIGN[change.change]} `{md(change.label)}` {change.change}")
+        for f in change.fields:
+            lines.append(f"  - `{md(f.path)}`: {md_change(f)}")
+    return lines
+
+
+def md_change(change: FieldChange) -> str:
+    if change.kind == "added":
+        return f"added `{md(show(change.new))}`"
+    if change.kind == "removed":
+        return f"removed (was `{md(show(change.old))}`)"
+    return f"`{md(show(change.old))}` → `{md(show(change.new))}`"
+
+
+def to_markdown(review: Review, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: summary table, risky changes, then details per environment."""
+    head = [f"### Manifest changes against `{md(review.base)}`", ""]
+    head += ["| environment | added | changed | removed | risky |", "|---|---:|---:|---:|---:|"]
+    for env in review.environments:
+        name = env.name + (f" ({env.status})" if env.status in ("added", "removed") else "")
+        head.append(
+            f"| {name} | {env.count('added')} | {env.count('changed')} | "
+            f"{env.count('removed')} | {len(env.risks)} |"
+        )
+    head.append("")
+    risks = review.risks
+    if risks:
+        head += [f"#### ⚠️ Risky changes ({len(risks)})", ""]
+        for risk in risks:
+            head.append(
+                f"- **{risk.environment}** `{md(risk.resource)}`: {md(risk.what)}  \n"
+                f"  *Why:* {risk.why}  \n  *Do:* {risk.action}"
+            )
+        head.append("")
+    elif not review.has_differences:
+        head += ["No changes in any environment.", ""]
+    text = "\n".join(head)
+    omitted: list[str] = []
+    for env in review.environments:
+        if env.status == "unchanged":
+            continue
+        body = [f"<details><summary><b>{env.name}</b>: {summary(env)}</summary>", ""]
+        body += markdown_details(env)
+        body += ["", "</details>", ""]
+        block = "\n".join(body) + "\n"
+        reserve = 400  # room for the closing note
+        if len(text) + len(block) + reserve <= limit and not omitted:
+            text += "\n" + block
+            continue
+        # Cut this environment's details line by line, then leave the rest out.
+        if not omitted:
+            kept: list[str] = []
+            for line in body[2:-3]:
+                if len(text) + sum(len(k) + 1 for k in kept) + len(line) + reserve + 200 > limit:
+                    break
+                kept.append(line)
+            hidden = len(body) - 5 - len(kept)
+            if kept:
+                text += (
+                    "\n"
+                    + "\n".join(
+                        [
+                            *body[:2],
+                            *kept,
+                            "",
+                            f"*… {hidden} more lines not shown.*",
+                            "",
+                            "</details>",
+                            "",
+                        ]
+                    )
+                    + "\n"
+                )
+                omitted.append(f"{env.name} (partly)")
+                continue
+        omitted.append(env.name)
+    if omitted:
+        text += (
+            f"\n> Cut to stay under {limit:,} characters: details of {', '.join(omitted)} "
+            "not shown. Run `python -m compiler diff` locally for everything.\n"
+        )
+    return text
+
+
+def to_json(review: Review) -> str:
+    document = {
+        "base": review.base,
+        "risky": [r.__dict__ for r in review.risks],
+        "environments": [
+            {
+                "name": env.name,
+                "status": env.status,
+                "added": env.count("added"),
+                "changed": env.count("changed"),
+                "removed": env.count("removed"),
+                "resources": [
+                    {
+                        "apiVersion": c.id[0],
+                        "kind": c.id[1],
+                        "namespace": c.id[2],
+                        "name": c.id[3],
+                        "change": c.change,
+                        "fields": [
+                            {
+                                "path": f.path,
+                                "change": f.kind,
+                                "old": plain(f.old),
+                                "new": plain(f.new),
+                            }
+                            for f in c.fields
+                        ],
+                    }
+                    for c in env.changes
+                ],
+            }
+            for env in review.environments
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def plain(value: Any) -> Any:
+    from compiler.compare import unkeyed
+
+    return unkeyed(value)
