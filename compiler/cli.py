@@ -350,10 +350,12 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
     failed = False
     if drift:
         failed = True
-        output.say(
-            f"drift: {len(drift)} generated file{'s' if len(drift) != 1 else ''} "
-            f"differ from what {args.spec} compiles to (committed -> from spec):"
+        files = (
+            "1 generated file differs"
+            if len(drift) == 1
+            else f"{len(drift)} generated files differ"
         )
+        output.say(f"drift: {files} from what {args.spec} compiles to (committed -> from spec):")
         for item in drift:
             state = {"missing": "unexpected", "unexpected": "missing"}.get(item.state, item.state)
             output.say(f"  {state:<10} {item.path}")

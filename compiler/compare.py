@@ -101,7 +101,8 @@ def field_changes(old: Any, new: Any) -> list[FieldChange]:
     """Field-by-field changes between two documents, computed with deepdiff."""
     from deepdiff import DeepDiff  # imported lazily: only comparing commands need it
 
-    diff = DeepDiff(keyed(old), keyed(new), view="tree")
+    # threshold_to_diff_deeper=0: always list the fields, never "the whole mapping changed".
+    diff = DeepDiff(keyed(old), keyed(new), view="tree", threshold_to_diff_deeper=0)
     changes: list[FieldChange] = []
     for report, levels in diff.items():
         for level in levels:

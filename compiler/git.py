@@ -38,6 +38,8 @@ def default_base(cwd: Path | None = None) -> str:
 
 
 def short_revision(revision: str, cwd: Path | None = None) -> str:
+    if not has_revision(revision, cwd):
+        raise GitError(f"unknown revision {revision!r}")
     return git("rev-parse", "--short", f"{revision}^{{commit}}", cwd=cwd).strip()
 
 

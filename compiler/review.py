@@ -253,7 +253,7 @@ def md(text: str) -> str:
 def markdown_details(env: EnvironmentDiff) -> list[str]:
     lines: list[str] = []
     for change in env.changes:
-        lines.append(f"- {SIGN[change.change]} `{md(change.label)}` {change.change}")
+        lines.append(f"- `{md(change.label)}` {change.change}")
         for f in change.fields:
             lines.append(f"  - `{md(f.path)}`: {md_change(f)}")
     return lines
@@ -289,7 +289,7 @@ def to_markdown(review: Review, limit: int = MARKDOWN_LIMIT) -> str:
         head.append("")
     elif not review.has_differences:
         head += ["No changes in any environment.", ""]
-    text = "\n".join(head)
+    text = "\n".join(head) + "\n"
     omitted: list[str] = []
     for env in review.environments:
         if env.status == "unchanged":
@@ -300,7 +300,7 @@ def to_markdown(review: Review, limit: int = MARKDOWN_LIMIT) -> str:
         block = "\n".join(body) + "\n"
         reserve = 400  # room for the closing note
         if len(text) + len(block) + reserve <= limit and not omitted:
-            text += "\n" + block
+            text += block
             continue
         # Cut this environment's details line by line, then leave the rest out.
         if not omitted:
