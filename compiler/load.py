@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from compiler.errors import Problem, SpecError
 from compiler.spec import (
@@ -79,6 +80,9 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
         raise fail(line, column, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    deep = flow_nesting(text)
+    if deep is not None:
+        raise fail(*deep, f"nested deeper than {MAX_DEPTH} levels")
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     try:
@@ -87,11 +91,43 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise fail(line, column, yaml_message(exc)) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        character = exc.character if isinstance(exc.character, int) else ord(str(exc.character))
+        raise fail(
+            line, column, f"invalid YAML: control character 0x{character:02x} is not allowed"
+        ) from None
     except YAMLError as exc:
         raise fail(1, 1, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise fail(1, 1, "YAML is nested too deeply to be a deployment spec") from None
     return PlainConverter(display, text).convert(document)
+
+
+def flow_nesting(text: str) -> tuple[int, int] | None:
+    """Where `[` and `{` nest deeper than MAX_DEPTH, found before the parser recurses."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    line, start = 1, 0
+    quote = ""
+    for index, char in enumerate(text):
+        if char == "\n":
+            # An apostrophe in a comment or plain text must not hide the rest.
+            line, start, quote = line + 1, index + 1, ""
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, index - start + 1
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None
 
 
 def yaml_message(exc: MarkedYAMLError) -> str:
