@@ -1,10 +1,15 @@
-"""nox sessions: plain `nox` runs lint, typecheck and tests; args after `--` go to pytest."""
+"""nox sessions: plain `nox` runs lint, typecheck, tests and policy.
+
+Arguments after `--` go to pytest: `nox -s tests -- -k invariant`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "policy"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -28,3 +33,25 @@ def typecheck(session: nox.Session) -> None:
     """mypy in strict mode over the package, the tests and this file."""
     session.install("-e", ".[test]", "mypy", "nox")
     session.run("mypy")
+
+
+@nox.session
+def policy(session: nox.Session) -> None:
+    """checkov's Kubernetes checks over every rendered environment; skips carry reasons."""
+    session.install("-e", ".", "checkov")
+    rendered = Path(session.create_tmp()) / "rendered"
+    rendered.mkdir(exist_ok=True)
+    for stale in rendered.glob("*.yaml"):
+        stale.unlink()
+    overlays = sorted(p.parent.name for p in Path("overlays").glob("*/kustomization.yaml"))
+    for environment in overlays:
+        session.run(
+            "python",
+            "-m",
+            "compiler",
+            "build",
+            f"overlays/{environment}",
+            "-o",
+            str(rendered / f"{environment}.yaml"),
+        )
+    session.run("checkov", "--directory", str(rendered), "--framework", "kubernetes", "--compact")

@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from compiler import __version__
 from compiler.errors import CompilerError, ExitCode, Problem, UsageError
@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--output", "-o", metavar="FILE", help="write the manifests to FILE instead of stdout"
     )
+    build.add_argument(
+        "--no-validate", action="store_true", help="skip schema validation and policy (lint)"
+    )
     build.set_defaults(run=run_build)
 
     check = command(
@@ -183,6 +186,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 on any difference (default) or only on a risky one",
     )
     diff.set_defaults(run=run_diff)
+
+    lint = command(
+        "lint",
+        "validate rendered manifests: schemas and policy",
+        "Render overlays with kustomize and validate every resource against the Kubernetes "
+        "API schemas of the environment's kubernetesVersion (strict) and the package's CRD "
+        "schemas, then check the policy rules. Errors exit 1; warnings are listed and fail "
+        "only with --strict.",
+    )
+    spec_argument(lint)
+    lint.add_argument(
+        "overlays",
+        nargs="*",
+        metavar="OVERLAY",
+        help="overlay directories (default: every environment)",
+    )
+    lint.add_argument("--strict", action="store_true", help="warnings fail too")
+    lint.set_defaults(run=run_lint)
 
     doctor = command(
         "doctor",
@@ -312,6 +333,11 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
         return ExitCode.DIFFERENCES
     kustomize = find_kustomize()
     rendered = kustomize.build_many([f"overlays/{n}" for n in names])
+    if not args.no_validate and not lint_rendered(spec, names, rendered, output, strict=False):
+        output.note(
+            "error: the rendered manifests fail validation (see above); --no-validate skips it"
+        )
+        return ExitCode.DIFFERENCES
     text = "---\n".join(r if r.endswith("\n") or not r else r + "\n" for r in rendered)
     if args.output:
         try:
@@ -390,11 +416,14 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
                 for line in problems:
                     output.say(line)
                 output.say("fix: review the change, then python -m compiler snapshot")
+            if not lint_rendered(spec, names, rendered, output, strict=False):
+                failed = True
+                output.say("lint: the rendered manifests fail validation (findings on stderr)")
     if failed:
         return ExitCode.DIFFERENCES
     output.say(
         f"{args.spec}: base/ and overlays/ are up to date"
-        + ("" if args.no_render else "; rendered manifests match tests/golden/")
+        + ("" if args.no_render else "; rendered manifests match tests/golden/ and pass lint")
     )
     return ExitCode.OK
 
@@ -501,6 +530,38 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
+
+
+def lint_rendered(
+    spec: Any, names: Sequence[str], rendered: Sequence[str], output: Output, *, strict: bool
+) -> bool:
+    """Lint rendered environments, print the findings to stderr; True when they pass."""
+    from compiler.compare import load_documents
+    from compiler.lint import lint_environment
+
+    failed = False
+    for name, text in zip(names, rendered, strict=True):
+        for found in lint_environment(name, spec.environments[name], load_documents(text)):
+            output.note(found.render())
+            failed = failed or found.severity == "error" or strict
+    return not failed
+
+
+def run_lint(args: argparse.Namespace, output: Output) -> int:
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+
+    spec = load_spec(args.spec)
+    enabled = dict(spec.enabled())
+    names = [overlay_name(a.rstrip("/")) for a in args.overlays] or list(enabled)
+    for name in names:
+        if name not in enabled:
+            raise UsageError(f"no enabled environment {name!r} in {args.spec}")
+    rendered = find_kustomize().build_many([f"overlays/{n}" for n in names])
+    if not lint_rendered(spec, names, rendered, output, strict=args.strict):
+        return ExitCode.DIFFERENCES
+    output.say(f"lint: {', '.join(names)}: schemas and policy pass")
+    return ExitCode.OK
 
 
 def run_doctor(args: argparse.Namespace, output: Output) -> int:

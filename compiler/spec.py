@@ -210,6 +210,19 @@ class Resources(Model):
     """The most the pod may use."""
 
 
+class NetworkPolicy(Model):
+    """A NetworkPolicy letting only the ingress controller reach the pods."""
+
+    enabled: bool | None = None
+    """Generate the NetworkPolicy; when unset, on for production environments only."""
+    ingress_controller_namespace: DnsLabel = "ingress-nginx"
+    """Namespace of the ingress controller, the only source allowed in (matched by its
+    `kubernetes.io/metadata.name` label)."""
+    restrict_egress: bool = False
+    """Limit traffic out to DNS, HTTPS (the LLM providers) and, with an external
+    database, PostgreSQL and Redis. Off by default: the gateway must reach its providers."""
+
+
 class Settings(Model):
     """Everything that describes one deployment; `defaults` is one, complete."""
 
@@ -238,6 +251,20 @@ class Settings(Model):
     """Embedded or external PostgreSQL and Redis."""
     resources: Resources = Resources()
     """Container resource requests and limits."""
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """Type of the Service. ClusterIP keeps the pods behind the Ingresses; NodePort and
+    LoadBalancer expose them directly and must be asked for here."""
+    network_policy: NetworkPolicy = NetworkPolicy()
+    """Which traffic may reach the pods."""
+    kubernetes_version: str = Field(default="1.32", pattern=r"^1\.[0-9]{2}$")
+    """Kubernetes version whose API schemas the rendered manifests are validated against
+    (`python -m compiler lint`), for example `1.32`."""
+
+    @property
+    def network_policy_enabled(self) -> bool:
+        if self.network_policy.enabled is not None:
+            return self.network_policy.enabled
+        return self.production
 
     @property
     def access_mode(self) -> AccessMode:

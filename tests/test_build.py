@@ -75,6 +75,7 @@ def test_quick_start_build_through_python_m(kustomize: Kustomize) -> None:
         "Deployment",
         "Ingress",
         "Namespace",
+        "NetworkPolicy",
         "PersistentVolumeClaim",
         "PodDisruptionBudget",
         "Service",

@@ -26,7 +26,7 @@ def test_committed_tree_passes(monkeypatch: pytest.MonkeyPatch, kustomize: Kusto
     assert result.code == 0, result.out + result.err
     assert result.out == (
         "spec/llmgateway.yaml: base/ and overlays/ are up to date; "
-        "rendered manifests match tests/golden/\n"
+        "rendered manifests match tests/golden/ and pass lint\n"
     )
 
 

@@ -49,13 +49,14 @@ def dev(monkeypatch: pytest.MonkeyPatch, kustomize: Kustomize) -> Rendered:
     return render("dev", monkeypatch)
 
 
-def test_prod_has_exactly_the_module_resources_plus_pdb(prod: Rendered) -> None:
+def test_prod_has_the_module_resources_plus_pdb_and_networkpolicy(prod: Rendered) -> None:
     assert sorted(prod) == sorted(
         [
             ("Namespace", "llmgateway"),
             ("PersistentVolumeClaim", "llmgateway-data"),
             ("Deployment", "llmgateway"),
             ("PodDisruptionBudget", "llmgateway"),
+            ("NetworkPolicy", "llmgateway"),
             ("Service", "llmgateway"),
             ("Ingress", "llmgateway-ui"),
             ("Ingress", "llmgateway-api"),
@@ -246,3 +247,19 @@ def test_dev_is_one_replica_on_readwriteonce_with_recreate(dev: Rendered) -> Non
     assert pvc["metadata"]["namespace"] == "llmgateway-dev"
     assert ("PodDisruptionBudget", "llmgateway") not in dev
     assert ("Namespace", "llmgateway-dev") in dev
+
+
+def test_prod_networkpolicy_lets_only_the_ingress_controller_in(prod: Rendered) -> None:
+    spec = prod[("NetworkPolicy", "llmgateway")]["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"app": "llmgateway"}}
+    assert spec["policyTypes"] == ["Ingress"]  # egress open: the gateway calls the providers
+    (rule,) = spec["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+    assert sorted(p["port"] for p in rule["ports"]) == [3002, 3006, 4001, 4002]
+    assert {p["protocol"] for p in rule["ports"]} == {"TCP"}
+
+
+def test_dev_has_no_networkpolicy_by_default(dev: Rendered) -> None:
+    assert ("NetworkPolicy", "llmgateway") not in dev

@@ -1,0 +1,337 @@
+"""Validate rendered manifests offline: API schemas, then the deployment's policy rules.
+
+Schemas: every resource against the Kubernetes OpenAPI schemas of the environment's
+`kubernetesVersion` (the kubernetes-validate package, strict: unknown fields are errors),
+and the kinds Kubernetes does not define against JSON Schemas kept in
+`compiler/schemas/`. A kind with no schema is an error, never a silent pass.
+
+Policy: rules with stable IDs, each with a one-line reason (`RULES`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources as package_files
+from typing import Any
+
+from compiler.lower import APP, SELECTOR
+from compiler.spec import PROTECTED_ENDPOINTS, Settings
+
+NGINX = "nginx.ingress.kubernetes.io/"
+# Schemas kept in the package for kinds Kubernetes does not define, by (apiVersion, kind).
+LOCAL_SCHEMAS = {
+    ("cert-manager.io/v1", "Certificate"): "certificate.cert-manager.io_v1.json",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem in one environment's rendered output."""
+
+    environment: str
+    resource: str  # kind/namespace/name
+    rule: str  # a policy rule ID, or the field path a schema rejects
+    message: str
+    severity: str = "error"  # error | warning
+
+    def render(self) -> str:
+        return f"{self.environment}: {self.severity}: {self.resource}: {self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    reason: str
+    severity: str = "error"
+
+
+RULES = {
+    rule.id: rule
+    for rule in (
+        Rule(
+            "LLMGW001",
+            "oauth-on-protected-endpoints",
+            "the UI, API and admin Ingresses carry the oauth2-proxy annotations unless the "
+            "spec declares the endpoint public",
+        ),
+        Rule("LLMGW002", "tls-in-production", "production Ingresses serve TLS"),
+        Rule(
+            "LLMGW003",
+            "pinned-image-in-production",
+            "production pins an image tag, so every pod runs the same version",
+            "warning",
+        ),
+        Rule(
+            "LLMGW004",
+            "probes",
+            "every container has liveness, readiness and startup probes",
+        ),
+        Rule(
+            "LLMGW005",
+            "resources",
+            "every container, init containers included, has cpu and memory requests and limits",
+        ),
+        Rule(
+            "LLMGW006",
+            "recreate-on-readwriteonce",
+            "a Deployment mounting a ReadWriteOnce claim uses the Recreate strategy "
+            "(two pods on one volume corrupt the PostgreSQL WAL)",
+        ),
+        Rule(
+            "LLMGW007",
+            "no-exposed-service",
+            "no Service of type LoadBalancer or NodePort unless the spec asks for it",
+        ),
+        Rule(
+            "LLMGW008",
+            "networkpolicy-in-production",
+            "a NetworkPolicy selects the gateway pods in production",
+        ),
+    )
+}
+
+
+def label(resource: Any) -> str:
+    meta = resource.get("metadata") or {}
+    namespace = meta.get("namespace")
+    name = meta.get("name", "?")
+    return (
+        f"{resource.get('kind', '?')}/{namespace}/{name}"
+        if namespace
+        else f"{resource.get('kind', '?')}/{name}"
+    )
+
+
+def field_path(resource: Any, path: Iterable[Any]) -> str:
+    """`spec.template.spec.containers[llmgateway].image`: list items by name where named."""
+    out = ""
+    node = resource
+    for part in path:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            out += f"[{name}]" if isinstance(name, str) else f"[{part}]"
+            node = item
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(resource)"
+
+
+@cache
+def local_schema(file_name: str) -> dict[str, Any]:
+    text = package_files.files("compiler").joinpath("schemas", file_name).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def schema_errors(resource: Any, schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (field path, message) a JSON Schema rejects in ``resource``."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    found: list[tuple[str, str]] = []
+    for error in sorted(
+        validator.iter_errors(resource), key=lambda e: list(map(str, e.absolute_path))
+    ):
+        found.append(describe_schema_error(resource, error))
+    return found
+
+
+def describe_schema_error(resource: Any, error: Any) -> tuple[str, str]:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set((error.schema.get("properties") or {}).keys())
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        if unknown:
+            return field_path(resource, [*path, unknown[0]]), f"unknown field '{unknown[0]}'"
+    return field_path(resource, path), str(error.message)
+
+
+def validate_schemas(environment: str, resources: list[Any], version: str) -> list[Finding]:
+    """Schema findings for one environment's rendered resources."""
+    import kubernetes_validate
+    from kubernetes_validate.utils import VersionNotSupportedError
+
+    findings: list[Finding] = []
+    for resource in resources:
+        key = (str(resource.get("apiVersion")), str(resource.get("kind")))
+        if key in LOCAL_SCHEMAS:
+            for path, message in schema_errors(resource, local_schema(LOCAL_SCHEMAS[key])):
+                findings.append(Finding(environment, label(resource), path, message))
+            continue
+        try:
+            kubernetes_validate.validate(resource, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path, message = describe_schema_error(resource, error)
+            findings.append(Finding(environment, label(resource), path, message))
+        except kubernetes_validate.SchemaNotFoundError:
+            findings.append(
+                Finding(
+                    environment,
+                    label(resource),
+                    "(schema)",
+                    f"no schema for {key[0]} {key[1]} in Kubernetes {version} nor in the "
+                    "package: it cannot be validated",
+                )
+            )
+        except VersionNotSupportedError:
+            findings.append(
+                Finding(
+                    environment,
+                    label(resource),
+                    "(schema)",
+                    f"kubernetesVersion {version} is newer than the schemas installed "
+                    f"(up to {kubernetes_validate.latest_version()})",
+                )
+            )
+    return findings
+
+
+def finding(environment: str, resource: Any, rule_id: str, message: str) -> Finding:
+    rule = RULES[rule_id]
+    return Finding(environment, label(resource), f"{rule.id} {rule.name}", message, rule.severity)
+
+
+def containers(resource: Any, *, init: bool = True) -> list[Any]:
+    pod = ((resource.get("spec") or {}).get("template") or {}).get("spec") or {}
+    found = list(pod.get("containers") or [])
+    return (list(pod.get("initContainers") or []) + found) if init else found
+
+
+def check_policy(environment: str, settings: Settings, resources: list[Any]) -> list[Finding]:
+    """Policy findings for one environment's rendered resources."""
+    findings: list[Finding] = []
+    kinds: dict[str, list[Any]] = {}
+    for resource in resources:
+        kinds.setdefault(str(resource.get("kind")), []).append(resource)
+    production = settings.production
+    for ingress in kinds.get("Ingress", []):
+        name = (ingress.get("metadata") or {}).get("name", "")
+        endpoint = name.removeprefix(f"{APP}-")
+        annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+        if endpoint in PROTECTED_ENDPOINTS and endpoint not in settings.auth.public_endpoints:
+            auth_url = str(annotations.get(f"{NGINX}auth-url", ""))
+            if (
+                not auth_url.startswith("https://")
+                or auth_url.startswith("https:///")
+                or not annotations.get(f"{NGINX}auth-signin")
+            ):
+                findings.append(
+                    finding(
+                        environment,
+                        ingress,
+                        "LLMGW001",
+                        f"the {endpoint} endpoint is not behind oauth2-proxy (auth-url "
+                        f"{auth_url or 'missing'}); declare it public in the spec if intended",
+                    )
+                )
+        if production and not (ingress.get("spec") or {}).get("tls"):
+            findings.append(
+                finding(environment, ingress, "LLMGW002", "production Ingress without TLS")
+            )
+    for deployment in kinds.get("Deployment", []):
+        for container in containers(deployment, init=False):
+            image = str(container.get("image", ""))
+            tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
+            if production and tag in ("", "latest"):
+                findings.append(
+                    finding(
+                        environment,
+                        deployment,
+                        "LLMGW003",
+                        f"container {container.get('name')} runs {image!r}; pin a release tag "
+                        "(image.tag in the spec)",
+                    )
+                )
+            missing = [
+                p for p in ("livenessProbe", "readinessProbe", "startupProbe") if p not in container
+            ]
+            if missing:
+                findings.append(
+                    finding(
+                        environment,
+                        deployment,
+                        "LLMGW004",
+                        f"container {container.get('name')} has no {', '.join(missing)}",
+                    )
+                )
+        for container in containers(deployment):
+            amounts = container.get("resources") or {}
+            absent = [
+                f"{kind}.{resource}"
+                for kind in ("requests", "limits")
+                for resource in ("cpu", "memory")
+                if resource not in (amounts.get(kind) or {})
+            ]
+            if absent:
+                findings.append(
+                    finding(
+                        environment,
+                        deployment,
+                        "LLMGW005",
+                        f"container {container.get('name')} sets no {', '.join(absent)}",
+                    )
+                )
+        claims = {
+            (c.get("metadata") or {}).get("name"): c for c in kinds.get("PersistentVolumeClaim", [])
+        }
+        pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for volume in pod.get("volumes") or []:
+            claim = claims.get((volume.get("persistentVolumeClaim") or {}).get("claimName"))
+            if claim is None:
+                continue
+            modes = (claim.get("spec") or {}).get("accessModes") or []
+            strategy = ((deployment.get("spec") or {}).get("strategy") or {}).get("type")
+            if "ReadWriteOnce" in modes and strategy != "Recreate":
+                findings.append(
+                    finding(
+                        environment,
+                        deployment,
+                        "LLMGW006",
+                        f"strategy {strategy or 'RollingUpdate (default)'} on ReadWriteOnce claim "
+                        f"{(claim.get('metadata') or {}).get('name')}; use Recreate",
+                    )
+                )
+    for service in kinds.get("Service", []):
+        service_type = (service.get("spec") or {}).get("type", "ClusterIP")
+        if service_type in ("LoadBalancer", "NodePort") and settings.service_type != service_type:
+            findings.append(
+                finding(
+                    environment,
+                    service,
+                    "LLMGW007",
+                    f"Service of type {service_type}; the spec asks for {settings.service_type}",
+                )
+            )
+    if production:
+        selected = any(
+            all(
+                ((policy.get("spec") or {}).get("podSelector") or {}).get("matchLabels", {}).get(k)
+                == v
+                for k, v in SELECTOR.items()
+            )
+            for policy in kinds.get("NetworkPolicy", [])
+        )
+        if not selected:
+            findings.append(
+                Finding(
+                    environment,
+                    f"Namespace/{settings.namespace}",
+                    "LLMGW008 networkpolicy-in-production",
+                    "no NetworkPolicy selects the gateway pods (app=llmgateway); set "
+                    "networkPolicy.enabled in the spec",
+                )
+            )
+    return findings
+
+
+def lint_environment(environment: str, settings: Settings, resources: list[Any]) -> list[Finding]:
+    """Schema and policy findings of one environment, in a stable order."""
+    found = validate_schemas(environment, resources, settings.kubernetes_version)
+    found += check_policy(environment, settings, resources)
+    return sorted(set(found))
