@@ -205,6 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
     lint.set_defaults(run=run_lint)
 
+    secret = command(
+        "secret",
+        "print the Secret an environment needs (stdout only)",
+        "Print the Secret of an environment whose authSecret.source is existing (a manifest "
+        "for `kubectl apply -f -`) or generator (--format env, for overlays/<env>/secret.env). "
+        "Each value comes from the environment variable LLMGATEWAY_<KEY> "
+        "(LLMGATEWAY_AUTH_SECRET, ...); --generate makes random values for AUTH_SECRET and "
+        "GATEWAY_API_KEY_HASH_SECRET when unset. Nothing is written to disk.",
+    )
+    spec_argument(secret)
+    secret.add_argument("--env", required=True, metavar="ENV", help="the environment")
+    secret.add_argument("--generate", action="store_true", help="generate missing random keys")
+    secret.add_argument(
+        "--format", choices=("yaml", "env"), default="yaml", help="a Secret manifest or an env file"
+    )
+    secret.set_defaults(run=run_secret)
+
     doctor = command(
         "doctor",
         "show which kustomize is used",
@@ -331,8 +348,15 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
             output.note(f"  {path}")
         output.note("run: python -m compiler compile")
         return ExitCode.DIFFERENCES
-    kustomize = find_kustomize()
-    rendered = kustomize.build_many([f"overlays/{n}" for n in names])
+    from compiler.render import redact, render
+
+    # The real secret.env of a secretGenerator is read here, and its values hidden.
+    rendered = [
+        redact(text)
+        for text in render(
+            find_kustomize(), [Path("overlays", n) for n in names], real_secrets=True
+        )
+    ]
     if not args.no_validate and not lint_rendered(spec, names, rendered, output, strict=False):
         output.note(
             "error: the rendered manifests fail validation (see above); --no-validate skips it"
@@ -395,7 +419,18 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
             from compiler.kustomize import find_kustomize
 
             names = [name for name, _ in spec.enabled()]
-            rendered = find_kustomize().build_many([f"overlays/{n}" for n in names])
+            from compiler.plan import SECRET_ENV
+            from compiler.render import generator_keys, render
+
+            for name in names:
+                overlay = Path("overlays", name)
+                if generator_keys(overlay) is not None and not (overlay / SECRET_ENV).is_file():
+                    output.note(
+                        f"note: {overlay / SECRET_ENV} is missing; kubectl apply -k needs it "
+                        f"(python -m compiler secret --env {name} --format env > "
+                        f"{overlay / SECRET_ENV}); checked with placeholders"
+                    )
+            rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
             goldens = existing_goldens(root)
             problems: list[str] = []
             for name, text in zip(names, rendered, strict=True):
@@ -444,7 +479,9 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
         )
         return ExitCode.DIFFERENCES
     names = [name for name, _ in spec.enabled()]
-    rendered = find_kustomize().build_many([f"overlays/{n}" for n in names])
+    from compiler.render import render
+
+    rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
     goldens = existing_goldens(root)
     try:
         (root / "tests" / "golden").mkdir(parents=True, exist_ok=True)
@@ -475,6 +512,7 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.plan import plan_tree
+    from compiler.render import render
     from compiler.review import diff_environments, to_json, to_markdown, to_text
     from compiler.write import existing_files
 
@@ -518,9 +556,10 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
             wanted = set(args.env)
         old_dirs = [n for n in old_names if n in wanted]
         new_dirs = [n for n in new_names if n in wanted]
-        rendered = kustomize.build_many(
+        rendered = render(
+            kustomize,
             [old_root / "overlays" / n for n in old_dirs]
-            + [new_root / "overlays" / n for n in new_dirs]
+            + [new_root / "overlays" / n for n in new_dirs],
         )
     old = {n: load_documents(t) for n, t in zip(old_dirs, rendered[: len(old_dirs)], strict=True)}
     new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
@@ -557,10 +596,33 @@ def run_lint(args: argparse.Namespace, output: Output) -> int:
     for name in names:
         if name not in enabled:
             raise UsageError(f"no enabled environment {name!r} in {args.spec}")
-    rendered = find_kustomize().build_many([f"overlays/{n}" for n in names])
+    from compiler.render import render
+
+    rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
     if not lint_rendered(spec, names, rendered, output, strict=args.strict):
         return ExitCode.DIFFERENCES
     output.say(f"lint: {', '.join(names)}: schemas and policy pass")
+    return ExitCode.OK
+
+
+def run_secret(args: argparse.Namespace, output: Output) -> int:
+    from compiler.load import load_spec
+    from compiler.secret import secret_env_file, secret_manifest, secret_values
+
+    spec = load_spec(args.spec)
+    env = spec.environments.get(args.env)
+    if env is None:
+        raise UsageError(f"no environment {args.env!r} in {args.spec}")
+    if env.auth_secret.source == "external-secrets":
+        raise UsageError(
+            f"environment {args.env!r} takes its Secret from the External Secrets Operator; "
+            "put the values in the store instead"
+        )
+    values = secret_values(env, os.environ, generate=args.generate)
+    if args.format == "env":
+        output.out.write(secret_env_file(values))
+    else:
+        output.out.write(secret_manifest(env, values))
     return ExitCode.OK
 
 

@@ -24,6 +24,7 @@ NGINX = "nginx.ingress.kubernetes.io/"
 # Schemas kept in the package for kinds Kubernetes does not define, by (apiVersion, kind).
 LOCAL_SCHEMAS = {
     ("cert-manager.io/v1", "Certificate"): "certificate.cert-manager.io_v1.json",
+    ("external-secrets.io/v1", "ExternalSecret"): "externalsecret.external-secrets.io_v1.json",
 }
 
 

@@ -85,6 +85,8 @@ def lower_environment(settings: Settings, instance: str | None) -> list[Resource
     )
     if settings.ingress.tls.enabled:
         resources.append(certificate(settings, instance))
+    if settings.auth_secret.source == "external-secrets":
+        resources.append(external_secret(settings, instance))
     return resources
 
 
@@ -130,6 +132,10 @@ def environment_variables(settings: Settings) -> list[dict[str, Any]]:
         {"name": "HOSTED", "value": "false"},
         {"name": "PAID_MODE", "value": "false"},
     ]
+    env.extend(
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": key}}}
+        for key in secret.extra_keys
+    )
     if settings.database.mode == "external":
         database_secret = settings.database.secret_name
         env.extend(
@@ -431,4 +437,25 @@ def network_policy(settings: Settings, instance: str | None) -> Resource:
         "kind": "NetworkPolicy",
         "metadata": metadata(APP, settings, instance),
         "spec": spec,
+    }
+
+
+def external_secret(settings: Settings, instance: str | None) -> Resource:
+    """The External Secrets Operator makes the Secret from the store's entry."""
+    secret = settings.auth_secret
+    source = secret.external_secrets
+    assert source is not None  # the spec rules require it for this source
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": metadata(secret.name, settings, instance),
+        "spec": {
+            "refreshInterval": source.refresh_interval,
+            "secretStoreRef": {"kind": source.store.kind, "name": source.store.name},
+            "target": {"name": secret.name, "creationPolicy": "Owner"},
+            "data": [
+                {"secretKey": key, "remoteRef": {"key": source.remote_key, "property": key}}
+                for key in secret.keys
+            ],
+        },
     }

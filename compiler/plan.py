@@ -23,6 +23,7 @@ from compiler.lower import APP, Resource, lower_environment
 from compiler.spec import Settings, Spec
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+SECRET_ENV = "secret.env"  # the generator's values, git-ignored, never written by us
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
 # patchMergeKey of the lists we emit, by field name, in pod templates.
@@ -274,6 +275,8 @@ class OverlayPlan:
     fields: OverlayFields
     resources: list[Resource]
     patches: list[Patch]
+    secret_generator: str | None = None  # the Secret's name, with source: generator
+    namespace: str = ""
 
 
 def plan_overlay(defaults: Settings, base: list[Resource], env: Settings, name: str) -> OverlayPlan:
@@ -308,7 +311,8 @@ def plan_overlay(defaults: Settings, base: list[Resource], env: Settings, name: 
                 "$patch": "delete",
             }
             patches.append(Patch("delete-" + file_name(original), delete, target(original)))
-    return OverlayPlan(name, fields, added, patches)
+    generator = env.auth_secret.name if env.auth_secret.source == "generator" else None
+    return OverlayPlan(name, fields, added, patches, generator, env.namespace)
 
 
 def overlay_kustomization(plan: OverlayPlan) -> dict[str, Any]:
@@ -327,7 +331,26 @@ def overlay_kustomization(plan: OverlayPlan) -> dict[str, Any]:
         doc["replicas"] = fields.replicas
     if plan.patches:
         doc["patches"] = [{"path": p.file, "target": p.target} for p in plan.patches]
+    if plan.secret_generator is not None:
+        # The hash suffix kustomize appends to the name rolls the pods when a value changes.
+        # Its namespace must be the Deployment's, or kustomize leaves the references alone.
+        doc["secretGenerator"] = [
+            {"name": plan.secret_generator, "namespace": plan.namespace, "envs": [SECRET_ENV]}
+        ]
     return doc
+
+
+def secret_files(env: Settings, name: str) -> dict[str, str]:
+    """The overlay's ignore rule and an example of the generator's git-ignored env file."""
+    keys = "".join(f"{key}=\n" for key in env.auth_secret.keys)
+    return {
+        ".gitignore": f"# The secretGenerator's values never go into git.\n/{SECRET_ENV}\n",
+        f"{SECRET_ENV}.example": (
+            f"# Copy to {SECRET_ENV} (git-ignored) and fill in, or run:\n"
+            f"#   python -m compiler secret --env {name} --generate --format env "
+            f"> overlays/{name}/{SECRET_ENV}\n{keys}"
+        ),
+    }
 
 
 def plan_tree(spec: Spec) -> Tree:
@@ -357,4 +380,7 @@ def plan_tree(spec: Spec) -> Tree:
             put(prefix + file_name(resource), resource)
         for patch in plan.patches:
             put(prefix + patch.file, patch.content)
+        if plan.secret_generator is not None:
+            for file, text in secret_files(env, name).items():
+                tree[prefix + file] = (top + text).encode("utf-8")
     return dict(sorted(tree.items()))

@@ -156,13 +156,48 @@ class Auth(Model):
     gateway endpoint is always public: the application checks its API keys itself."""
 
 
-class SecretRef(Model):
-    """A reference to a key of a Secret made outside this repository; never a value."""
+class SecretStoreRef(Model):
+    """The External Secrets Operator store to read from."""
 
-    name: DnsName = "llmgateway-auth"
+    kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+    """`SecretStore` (in the deployment's namespace) or `ClusterSecretStore`."""
+    name: DnsName
+    """Name of the store."""
+
+
+class ExternalSecrets(Model):
+    """Where the External Secrets Operator finds the values."""
+
+    store: SecretStoreRef
+    """The SecretStore or ClusterSecretStore."""
+    remote_key: str = Field(min_length=1)
+    """Key (path) of the entry in the store; each Secret key is read as a property of it."""
+    refresh_interval: str = Field(default="1h", pattern=r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    """How often the operator refreshes the Secret, for example `1h`."""
+
+
+class SecretRef(Model):
+    """The Secret holding AUTH_SECRET and other keys; the spec names it, never a value."""
+
+    name: DnsLabel = "llmgateway-auth"
     """Name of the Secret in the deployment's namespace."""
     key: EnvVarName = "AUTH_SECRET"
-    """Key in the Secret holding the value (at least 32 characters: `openssl rand -hex 32`)."""
+    """Key holding AUTH_SECRET (at least 32 characters: `openssl rand -hex 32`)."""
+    extra_keys: list[EnvVarName] = []
+    """More keys of the same Secret given to the pod as environment variables of the same
+    name, for example `GATEWAY_API_KEY_HASH_SECRET` or `LLM_OPENAI_API_KEY`."""
+    source: Literal["existing", "external-secrets", "generator"] = "existing"
+    """How the Secret reaches the cluster. `existing`: made out of band (`python -m
+    compiler secret` prints one). `external-secrets`: an ExternalSecret pulls it from a
+    store. `generator`: a Kustomize secretGenerator reads the git-ignored
+    `overlays/<env>/secret.env`; its hashed name rolls the pods when a value changes."""
+    external_secrets: ExternalSecrets | None = None
+    """With `source: external-secrets`: the store and the entry to read."""
+
+    @property
+    def keys(self) -> list[str]:
+        """Every key of the Secret, AUTH_SECRET's first."""
+        return [self.key, *self.extra_keys]
 
 
 class Storage(Model):
@@ -361,6 +396,24 @@ def check_rules(settings: Settings) -> list[RuleViolation]:
                 ("database", "secretName"),
                 "an external database needs database.secretName: the Secret providing "
                 "DATABASE_URL, REDIS_HOST, REDIS_PORT and REDIS_PASSWORD",
+            )
+        )
+    secret = settings.auth_secret
+    if secret.source == "external-secrets" and secret.external_secrets is None:
+        found.append(
+            RuleViolation(
+                ("authSecret", "externalSecrets"),
+                "source external-secrets needs authSecret.externalSecrets: the store "
+                "(kind and name) and the remoteKey to read",
+            )
+        )
+    duplicated = sorted({k for k in secret.keys if secret.keys.count(k) > 1})
+    if duplicated:
+        found.append(
+            RuleViolation(
+                ("authSecret", "extraKeys"),
+                f"key {', '.join(duplicated)} is listed twice; each Secret key becomes one "
+                "environment variable",
             )
         )
     protected = [e for e in PROTECTED_ENDPOINTS if e not in settings.auth.public_endpoints]

@@ -82,6 +82,13 @@ def diff_tree(root: Path, tree: dict[str, bytes]) -> Changes:
     conflicts: list[str] = []
     for rel, data in tree.items():
         target = root / rel
+        link = first_link(root, rel)
+        if link is not None:
+            conflicts.append(
+                f"{link}: is a symbolic link (to {os.readlink(root / link)}); generated files "
+                "are never written through links"
+            )
+            continue
         if rel not in on_disk:
             if target.exists() or target.is_symlink():
                 conflicts.append(f"{rel}: exists and is not a regular file")
@@ -104,11 +111,21 @@ def diff_tree(root: Path, tree: dict[str, bytes]) -> Changes:
             changes.deleted.append(rel)
     if conflicts:
         raise UsageError(
-            "refusing to overwrite files the compiler did not generate:\n  "
+            "refusing to write the generated tree:\n  "
             + "\n  ".join(conflicts)
             + "\nmove them away (or delete them) and run the command again"
         )
     return changes
+
+
+def first_link(root: Path, rel: str) -> str | None:
+    """The first component of ``rel`` (under ``root``) that is a symbolic link, if any."""
+    parts = Path(rel).parts
+    for end in range(1, len(parts) + 1):
+        partial = Path(*parts[:end])
+        if (root / partial).is_symlink():
+            return partial.as_posix()
+    return None
 
 
 def read_file(path: Path) -> bytes:

@@ -93,13 +93,13 @@ def test_certificate_schema_rejects_unknown_fields_and_missing_secret_name() -> 
 
 def test_a_kind_without_schema_is_an_error() -> None:
     resource = {
-        "apiVersion": "external-secrets.io/v1",
-        "kind": "ExternalSecret",
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
         "metadata": {"name": "x", "namespace": "llmgateway"},
     }
     assert rendered(validate_schemas("prod", [resource], "1.32")) == [
-        "prod: error: ExternalSecret/llmgateway/x: (schema): no schema for "
-        "external-secrets.io/v1 ExternalSecret in Kubernetes 1.32 nor in the package: "
+        "prod: error: ServiceMonitor/llmgateway/x: (schema): no schema for "
+        "monitoring.coreos.com/v1 ServiceMonitor in Kubernetes 1.32 nor in the package: "
         "it cannot be validated"
     ]
 

@@ -1,0 +1,91 @@
+"""Render environments with kustomize, never reading a secret value unless asked to.
+
+An overlay whose Secret comes from a secretGenerator reads the git-ignored
+`overlays/<env>/secret.env`. Everything that only inspects the rendering (check, lint,
+snapshot, diff) renders a scratch copy where that file holds placeholders, so no real
+value can reach a report, a golden file or a log. Only `build` reads the real file, and
+it hides the Secret's values in what it prints.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from compiler.emit import dump
+from compiler.errors import UsageError
+from compiler.kustomize import Kustomize
+from compiler.plan import SECRET_ENV
+
+PLACEHOLDER = "placeholder-not-a-secret"
+REDACTED = "(redacted)"
+
+
+def generator_keys(overlay: Path) -> list[str] | None:
+    """The keys of an overlay's secretGenerator (from its generated example), or None."""
+    example = overlay / f"{SECRET_ENV}.example"
+    if not example.is_file():
+        return None
+    lines = example.read_text(encoding="utf-8").splitlines()
+    return [line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")]
+
+
+def render(
+    kustomize: Kustomize, overlays: Sequence[Path], *, real_secrets: bool = False
+) -> list[str]:
+    """kustomize's output for each overlay directory (each `<root>/overlays/<name>`)."""
+    generated = [o for o in overlays if generator_keys(o) is not None]
+    if real_secrets:
+        missing = [o for o in generated if not (o / SECRET_ENV).is_file()]
+        if missing:
+            raise UsageError(
+                "missing "
+                + ", ".join(str(o / SECRET_ENV) for o in missing)
+                + ": the secretGenerator reads the Secret's values from it (git-ignored); "
+                f"create it with: python -m compiler secret --env {missing[0].name} "
+                f"--format env > {missing[0] / SECRET_ENV}"
+            )
+    if real_secrets or not generated:
+        return kustomize.build_many(list(overlays))
+    with tempfile.TemporaryDirectory(prefix="llmgw-render-") as scratch:
+        targets: list[Path] = []
+        for index, overlay in enumerate(overlays):
+            keys = generator_keys(overlay)
+            if keys is None:
+                targets.append(overlay)
+                continue
+            root = Path(scratch) / str(index)
+            shutil.copytree(overlay.parent.parent / "base", root / "base", symlinks=True)
+            copy = root / "overlays" / overlay.name
+            shutil.copytree(overlay, copy, symlinks=True)
+            (copy / SECRET_ENV).write_text(
+                "".join(f"{key}={PLACEHOLDER}\n" for key in keys), encoding="utf-8"
+            )
+            targets.append(copy)
+        return kustomize.build_many(targets)
+
+
+def redact(text: str) -> str:
+    """kustomize output with every Secret's values replaced; other documents untouched."""
+    from compiler.compare import load_documents
+
+    documents = text.split("\n---\n")
+    out: list[str] = []
+    for document in documents:
+        if "kind: Secret" not in document:
+            out.append(document)
+            continue
+        (parsed,) = load_documents(document)
+        if not isinstance(parsed, dict) or parsed.get("kind") != "Secret":
+            out.append(document)
+            continue
+        hidden: Any = dict(parsed)
+        for section in ("data", "stringData"):
+            if isinstance(hidden.get(section), dict):
+                hidden[section] = dict.fromkeys(hidden[section], REDACTED)
+        out.append(dump(hidden).rstrip("\n"))
+    joined = "\n---\n".join(out)
+    return joined if joined.endswith("\n") else joined + "\n"

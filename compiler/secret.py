@@ -1,0 +1,67 @@
+"""Make the Secret an `existing` or `generator` environment needs, from the environment.
+
+Values come from environment variables (`LLMGATEWAY_<KEY>`) or, with `generate`, from
+the operating system's random source; they are returned to the CLI, which prints them to
+stdout only. Nothing here writes a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Mapping
+
+from compiler.emit import dump
+from compiler.errors import UsageError
+from compiler.spec import EnvironmentSettings
+
+ENV_PREFIX = "LLMGATEWAY_"
+MIN_AUTH_SECRET = 32
+# Keys the app only needs to be random and stable; provider API keys cannot be generated.
+GENERATABLE = ("AUTH_SECRET", "GATEWAY_API_KEY_HASH_SECRET")
+
+
+def secret_values(
+    env: EnvironmentSettings, environ: Mapping[str, str], *, generate: bool
+) -> dict[str, str]:
+    """Every key's value, from `LLMGATEWAY_<KEY>` or generated; UsageError when missing."""
+    secret = env.auth_secret
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for key in secret.keys:
+        value = environ.get(ENV_PREFIX + key, "")
+        if not value and generate and (key == secret.key or key in GENERATABLE):
+            value = secrets.token_hex(32)
+        if not value:
+            missing.append(ENV_PREFIX + key)
+        values[key] = value
+    if missing:
+        hint = " (or --generate for AUTH_SECRET)" if ENV_PREFIX + secret.key in missing else ""
+        raise UsageError(f"set {', '.join(missing)} in the environment{hint}")
+    if len(values[secret.key]) < MIN_AUTH_SECRET:
+        raise UsageError(
+            f"{ENV_PREFIX}{secret.key} has {len(values[secret.key])} characters; it needs at "
+            f"least {MIN_AUTH_SECRET}: run `openssl rand -hex 32` (or use --generate)"
+        )
+    return values
+
+
+def secret_manifest(env: EnvironmentSettings, values: Mapping[str, str]) -> str:
+    """A Secret for `kubectl apply -f -`."""
+    return dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": env.auth_secret.name, "namespace": env.namespace},
+            "type": "Opaque",
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+        }
+    )
+
+
+def secret_env_file(values: Mapping[str, str]) -> str:
+    """The generator's env file (`KEY=value` lines)."""
+    for key, value in values.items():
+        if "\n" in value:
+            raise UsageError(f"{ENV_PREFIX}{key} holds a line break, which an env file cannot")
+    return "".join(f"{key}={value}\n" for key, value in values.items())
