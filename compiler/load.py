@@ -48,6 +48,19 @@ def load_spec(path: str | Path = DEFAULT_SPEC_PATH, *, strict: bool = False) -> 
     """
     display = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_SPEC_BYTES:  # refused before reading, so memory stays flat
+            raise SpecError(
+                [
+                    Problem(
+                        display,
+                        1,
+                        1,
+                        "",
+                        f"spec is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,} (1 MiB)",
+                    )
+                ]
+            )
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise SpecError([Problem(display, 1, 1, "", "spec file not found")]) from None
@@ -178,7 +191,8 @@ class PlainConverter:
     def value(self, node: Any, path: Path_, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_VALUES:
-            line, column = self.positions.get(path, (1, 1))
+            # At the top-level key whose value expands, not deep inside the aliases.
+            line, column = self.positions.get(path[:1], (1, 1))
             raise SpecError(
                 [
                     Problem(

@@ -89,6 +89,12 @@ def diff_tree(root: Path, tree: dict[str, bytes]) -> Changes:
                 "are never written through links"
             )
             continue
+        blocked = first_non_directory(root, rel)
+        if blocked is not None:
+            raise WriteError(
+                f"cannot write {rel}: {blocked} is a file where a directory should be; "
+                "nothing was changed"
+            )
         if rel not in on_disk:
             if target.exists() or target.is_symlink():
                 conflicts.append(f"{rel}: exists and is not a regular file")
@@ -125,6 +131,16 @@ def first_link(root: Path, rel: str) -> str | None:
         partial = Path(*parts[:end])
         if (root / partial).is_symlink():
             return partial.as_posix()
+    return None
+
+
+def first_non_directory(root: Path, rel: str) -> str | None:
+    """The first parent of ``rel`` (under ``root``) that exists but is not a directory."""
+    parts = Path(rel).parts
+    for end in range(1, len(parts)):
+        partial = root / Path(*parts[:end])
+        if partial.exists() and not partial.is_dir():
+            return Path(*parts[:end]).as_posix()
     return None
 
 
@@ -175,8 +191,8 @@ def apply_changes(
                     fs.makedir(directory)
                     undo.append(("mkdir", directory, None))
             temp = target.with_name(target.name + TEMP_SUFFIX)
+            undo.append(("temp", temp, None))  # before writing: a failed write leaves a part
             fs.write(temp, tree[rel])
-            undo.append(("temp", temp, None))
             staged.append((temp, target))
         for temp, target in staged:
             backup = None
