@@ -8,6 +8,7 @@ filesystem failure.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -26,12 +27,19 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
+COLOURS = {"red": "31", "green": "32", "yellow": "33", "bold": "1"}
+
+
 class Output:
     """Where commands write: results to stdout, diagnostics to stderr."""
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: TextIO, err: TextIO, colour: bool = False) -> None:
         self.out = out
         self.err = err
+        self.colour = colour
+
+    def paint(self, text: str, colour: str) -> str:
+        return f"\033[{COLOURS[colour]}m{text}\033[0m" if self.colour else text
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out)
@@ -64,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the output: auto (a terminal, and NO_COLOR unset), always or never",
+    )
     parser.add_argument(
         "-C",
         dest="directory",
@@ -149,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--no-render", action="store_true", help="skip rendering and the golden manifests"
     )
+    check.add_argument("--output", choices=("text", "json"), default="text", help="output format")
     check.set_defaults(run=run_check)
 
     snapshot = command(
@@ -177,7 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--env", action="append", metavar="ENV", help="only this environment (repeatable)"
     )
     diff.add_argument(
-        "--format", choices=("text", "markdown", "json"), default="text", help="output format"
+        "--format",
+        "--output",
+        dest="format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="output format (--output is the same option)",
     )
     diff.add_argument(
         "--fail-on",
@@ -203,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="overlay directories (default: every environment)",
     )
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
+    lint.add_argument("--output", choices=("text", "json"), default="text", help="output format")
     lint.set_defaults(run=run_lint)
 
     secret = command(
@@ -375,96 +396,56 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     return ExitCode.OK
 
 
-def generated_on_disk(root: Path, tree: dict[str, bytes]) -> dict[str, bytes]:
-    """The committed generated files, plus anything sitting where the plan puts a file."""
-    from compiler.write import existing_files, is_generated, read_file
-
-    found: dict[str, bytes] = {}
-    for rel, path in existing_files(root).items():
-        data = read_file(path)
-        if rel in tree or is_generated(data):
-            found[rel] = data
-    return found
-
-
 def run_check(args: argparse.Namespace, output: Output) -> int:
-    from compiler.compare import rendered_drift, tree_drift
-    from compiler.golden import existing_goldens, golden_path
+    from compiler.check import check
     from compiler.load import load_spec
     from compiler.plan import plan_tree
 
     spec = load_spec(args.spec)
-    tree = plan_tree(spec)
-    root = Path(".")
-    drift = tree_drift(generated_on_disk(root, tree), tree)
-    failed = False
-    if drift:
-        failed = True
-        files = (
-            "1 generated file differs"
-            if len(drift) == 1
-            else f"{len(drift)} generated files differ"
-        )
+    report = check(spec, plan_tree(spec), Path("."), render=not args.no_render)
+    if args.output == "json":
+        output.say(json.dumps(report.as_json(), indent=2, default=str))
+        return ExitCode.DIFFERENCES if report.failed else ExitCode.OK
+    for note in report.notes:
+        output.note(f"note: {note}")
+    if report.files:
+        count = len(report.files)
+        files = "1 generated file differs" if count == 1 else f"{count} generated files differ"
         output.say(f"drift: {files} from what {args.spec} compiles to (committed -> from spec):")
-        for item in drift:
+        for item in report.files:
             state = {"missing": "unexpected", "unexpected": "missing"}.get(item.state, item.state)
-            output.say(f"  {state:<10} {item.path}")
+            output.say(f"  {output.paint(f'{state:<10}', 'red')} {item.path}")
             for line in item.details:
                 output.say(f"               {line}")
         output.say("fix: python -m compiler compile")
-    if not args.no_render:
-        if drift:
-            output.say("golden manifests not checked: the overlays drifted (compile first)")
-        else:
-            from compiler.kustomize import find_kustomize
-
-            names = [name for name, _ in spec.enabled()]
-            from compiler.plan import SECRET_ENV
-            from compiler.render import generator_keys, render
-
-            for name in names:
-                overlay = Path("overlays", name)
-                if generator_keys(overlay) is not None and not (overlay / SECRET_ENV).is_file():
-                    output.note(
-                        f"note: {overlay / SECRET_ENV} is missing; kubectl apply -k needs it "
-                        f"(python -m compiler secret --env {name} --format env > "
-                        f"{overlay / SECRET_ENV}); checked with placeholders"
-                    )
-            rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-            goldens = existing_goldens(root)
-            problems: list[str] = []
-            for name, text in zip(names, rendered, strict=True):
-                if name not in goldens:
-                    problems.append(f"  missing    {golden_path(name)}")
-                    continue
-                lines = rendered_drift(goldens[name], text)
-                if lines:
-                    problems.append(f"  changed    {golden_path(name)} (golden -> rendered now)")
-                    problems.extend(f"               {line}" for line in lines)
-            problems.extend(
-                f"  unexpected {golden_path(name)} (no such environment)"
-                for name in sorted(set(goldens) - set(names))
-            )
-            if problems:
-                failed = True
-                output.say("golden: what kustomize renders differs from tests/golden/:")
-                for line in problems:
-                    output.say(line)
-                output.say("fix: review the change, then python -m compiler snapshot")
-            if not lint_rendered(spec, names, rendered, output, strict=False):
-                failed = True
-                output.say("lint: the rendered manifests fail validation (findings on stderr)")
-    if failed:
+    if report.golden:
+        output.say("golden: what kustomize renders differs from tests/golden/:")
+        for golden in report.golden:
+            suffix = {
+                "changed": " (golden -> rendered now)",
+                "unexpected": " (no such environment)",
+            }.get(golden.state, "")
+            output.say(f"  {output.paint(f'{golden.state:<10}', 'red')} {golden.path}{suffix}")
+            for line in golden.changes:
+                output.say(f"               {line}")
+        output.say("fix: review the change, then python -m compiler snapshot")
+    for finding in report.findings:
+        output.note(
+            output.paint(finding.render(), "red" if finding.severity == "error" else "yellow")
+        )
+    if any(f.severity == "error" for f in report.findings):
+        output.say("lint: the rendered manifests fail validation (findings on stderr)")
+    if report.failed:
         return ExitCode.DIFFERENCES
     output.say(
         f"{args.spec}: base/ and overlays/ are up to date"
-        + ("" if args.no_render else "; rendered manifests match tests/golden/ and pass lint")
+        + ("; rendered manifests match tests/golden/ and pass lint" if report.rendered else "")
     )
     return ExitCode.OK
 
 
 def run_snapshot(args: argparse.Namespace, output: Output) -> int:
-    from compiler.compare import tree_drift
+    from compiler.check import file_drift
     from compiler.golden import existing_goldens, golden_path, golden_text
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
@@ -473,7 +454,7 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     spec = load_spec(args.spec)
     tree = plan_tree(spec)
     root = Path(".")
-    if tree_drift(generated_on_disk(root, tree), tree):
+    if file_drift(root, tree):
         output.note(
             "error: the generated files do not match the spec; run: python -m compiler compile"
         )
@@ -564,8 +545,10 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     old = {n: load_documents(t) for n, t in zip(old_dirs, rendered[: len(old_dirs)], strict=True)}
     new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
     review = diff_environments(label, old, new)
-    formatter = {"text": to_text, "markdown": to_markdown, "json": to_json}[args.format]
-    output.out.write(formatter(review))
+    if args.format == "text":
+        output.out.write(to_text(review, output.paint))
+    else:
+        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
@@ -575,20 +558,19 @@ def lint_rendered(
     spec: Any, names: Sequence[str], rendered: Sequence[str], output: Output, *, strict: bool
 ) -> bool:
     """Lint rendered environments, print the findings to stderr; True when they pass."""
-    from compiler.compare import load_documents
-    from compiler.lint import lint_environment
+    from compiler.check import lint_all
 
-    failed = False
-    for name, text in zip(names, rendered, strict=True):
-        for found in lint_environment(name, spec.environments[name], load_documents(text)):
-            output.note(found.render())
-            failed = failed or found.severity == "error" or strict
-    return not failed
+    findings = lint_all(spec, list(names), list(rendered))
+    for found in findings:
+        output.note(output.paint(found.render(), "red" if found.severity == "error" else "yellow"))
+    return not any(f.severity == "error" or strict for f in findings)
 
 
 def run_lint(args: argparse.Namespace, output: Output) -> int:
+    from compiler.check import lint_all
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
+    from compiler.render import render
 
     spec = load_spec(args.spec)
     enabled = dict(spec.enabled())
@@ -596,9 +578,13 @@ def run_lint(args: argparse.Namespace, output: Output) -> int:
     for name in names:
         if name not in enabled:
             raise UsageError(f"no enabled environment {name!r} in {args.spec}")
-    from compiler.render import render
-
     rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
+    if args.output == "json":
+        findings = lint_all(spec, names, rendered)
+        failing = [f for f in findings if f.severity == "error" or args.strict]
+        document = {"ok": not failing, "findings": [f.__dict__ for f in findings]}
+        output.say(json.dumps(document, indent=2))
+        return ExitCode.DIFFERENCES if failing else ExitCode.OK
     if not lint_rendered(spec, names, rendered, output, strict=args.strict):
         return ExitCode.DIFFERENCES
     output.say(f"lint: {', '.join(names)}: schemas and policy pass")
@@ -648,6 +634,10 @@ def main(
     if args.command is None:
         parser.print_help(output.err)
         return ExitCode.INVALID
+    if args.color == "always":
+        output.colour = True
+    elif args.color == "auto":
+        output.colour = output.out.isatty() and not os.environ.get("NO_COLOR")
     try:
         if args.directory:
             try:

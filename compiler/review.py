@@ -8,6 +8,7 @@ redacted by `compare`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,21 +227,29 @@ def summary(env: EnvironmentDiff) -> str:
     return counts
 
 
-def to_text(review: Review) -> str:
+def plain_paint(text: str, colour: str) -> str:
+    return text
+
+
+COLOUR_OF = {"added": "green", "removed": "red", "changed": "yellow"}
+
+
+def to_text(review: Review, paint: Callable[[str, str], str] = plain_paint) -> str:
+    """The review for a terminal; ``paint`` colours a piece of text (or leaves it)."""
     lines = [f"Changes against {review.base}:"]
     risks = review.risks
     if risks:
         lines.append("")
-        lines.append(f"RISKY CHANGES ({len(risks)}):")
+        lines.append(paint(f"RISKY CHANGES ({len(risks)}):", "red"))
         for risk in risks:
-            lines.append(f"  ! {risk.environment} {risk.resource}: {risk.what}")
+            lines.append(f"  {paint('!', 'red')} {risk.environment} {risk.resource}: {risk.what}")
             lines.append(f"      why: {risk.why}")
             lines.append(f"      do:  {risk.action}")
     for env in review.environments:
         lines.append("")
         lines.append(f"{env.name}: {summary(env)}")
         for change in env.changes:
-            lines.append(f"  {SIGN[change.change]} {change.label}")
+            lines.append(f"  {paint(SIGN[change.change], COLOUR_OF[change.change])} {change.label}")
             lines.extend(f"      {describe_change(f)}" for f in change.fields)
     return "\n".join(lines) + "\n"
 
