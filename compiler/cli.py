@@ -243,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     secret.set_defaults(run=run_secret)
 
+    docs = command(
+        "docs",
+        "write docs/environments.md",
+        "Write docs/environments.md: per environment, the endpoints (host, port, what it is, "
+        "how it is protected), the resources created and a diagram. compile writes it too; "
+        "check fails when it is stale.",
+    )
+    spec_argument(docs)
+    docs.set_defaults(run=run_docs)
+
     doctor = command(
         "doctor",
         "show which kustomize is used",
@@ -609,6 +619,22 @@ def run_secret(args: argparse.Namespace, output: Output) -> int:
         output.out.write(secret_env_file(values))
     else:
         output.out.write(secret_manifest(env, values))
+    return ExitCode.OK
+
+
+def run_docs(args: argparse.Namespace, output: Output) -> int:
+    from compiler.docs import DOCS_PATH
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.write import apply_changes, diff_tree
+
+    tree = {DOCS_PATH: plan_tree(load_spec(args.spec))[DOCS_PATH]}
+    changes = diff_tree(Path("."), tree)
+    changes.deleted = []  # only the page itself: nothing else is touched
+    changes.user_files = []
+    apply_changes(Path("."), tree, changes)
+    for line in changes.lines():
+        output.say(line)
     return ExitCode.OK
 
 

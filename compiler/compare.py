@@ -227,8 +227,32 @@ def document_label(document: Any, index: int) -> str:
     return f"document {index + 1}"
 
 
-def file_changes(expected: bytes, actual: bytes) -> list[str]:
-    """Semantic changes of one YAML file, `resource: path: old -> new` (expected -> actual)."""
+def text_changes(expected: bytes, actual: bytes, limit: int = 20) -> list[str]:
+    """The changed lines of a file that is not YAML, as a short unified diff."""
+    import difflib
+
+    lines = [
+        line.rstrip("\n")
+        for line in difflib.unified_diff(
+            expected.decode("utf-8", errors="replace").splitlines(),
+            actual.decode("utf-8", errors="replace").splitlines(),
+            lineterm="",
+            n=0,
+        )
+        if not line.startswith(("---", "+++", "@@"))
+    ]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... {len(lines) - limit} more changed lines"]
+    return lines
+
+
+def file_changes(expected: bytes, actual: bytes, path: str = "") -> list[str]:
+    """Semantic changes of one YAML file, `resource: path: old -> new` (expected -> actual).
+
+    Other files (the docs page, ignore rules) get their changed lines.
+    """
+    if path and not path.endswith((".yaml", ".yml")):
+        return text_changes(expected, actual)
     try:
         want = load_documents(expected.decode("utf-8"))
         have = load_documents(actual.decode("utf-8", errors="replace"))
@@ -258,7 +282,9 @@ def tree_drift(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[Fil
         elif path not in expected:
             drift.append(FileDrift(path, "unexpected"))
         elif expected[path] != actual[path]:
-            drift.append(FileDrift(path, "changed", file_changes(expected[path], actual[path])))
+            drift.append(
+                FileDrift(path, "changed", file_changes(expected[path], actual[path], path))
+            )
     return drift
 
 

@@ -383,4 +383,7 @@ def plan_tree(spec: Spec) -> Tree:
         if plan.secret_generator is not None:
             for file, text in secret_files(env, name).items():
                 tree[prefix + file] = (top + text).encode("utf-8")
+    from compiler.docs import DOCS_PATH, environments_page
+
+    tree[DOCS_PATH] = environments_page(spec).encode("utf-8")
     return dict(sorted(tree.items()))

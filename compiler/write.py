@@ -20,13 +20,15 @@ from pathlib import Path
 from compiler.emit import HEADER_MARK
 from compiler.errors import UsageError, WriteError
 
-GENERATED_DIRS = ("base", "overlays")
+GENERATED_DIRS = ("base", "overlays", "docs", "gitops")
 TEMP_SUFFIX = ".llmgw-tmp"
 BACKUP_SUFFIX = ".llmgw-bak"
 
 
 def is_generated(data: bytes) -> bool:
-    return data.startswith(b"# " + HEADER_MARK.encode())
+    """Whether a file's first line is the generated header (`# ...` or `<!-- ... -->`)."""
+    first = data.split(b"\n", 1)[0]
+    return first.startswith((b"# " + HEADER_MARK.encode(), b"<!-- " + HEADER_MARK.encode()))
 
 
 @dataclass

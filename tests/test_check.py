@@ -15,7 +15,7 @@ from tests.helpers import run_cli
 @pytest.fixture
 def committed(project: Path) -> Path:
     """A scratch copy of the committed project: spec, generated tree and goldens."""
-    for top in ("base", "overlays", "tests/golden"):
+    for top in ("base", "overlays", "docs", "tests/golden"):
         shutil.copytree(ROOT / top, project / top)
     return project
 
@@ -36,8 +36,15 @@ def test_spec_edited_without_compiling(committed: Path) -> None:
     result = run_cli("check", "--no-render")
     assert result.code == 1
     assert result.out.splitlines() == [
-        "drift: 1 generated file differs from what spec/llmgateway.yaml compiles to "
+        "drift: 2 generated files differ from what spec/llmgateway.yaml compiles to "
         "(committed -> from spec):",
+        "  changed    docs/environments.md",
+        "               -Namespace `llmgateway`, 3 replicas, image "
+        "`ghcr.io/theopenco/llmgateway-unified:latest`, embedded database, production.",
+        "               +Namespace `llmgateway`, 4 replicas, image "
+        "`ghcr.io/theopenco/llmgateway-unified:latest`, embedded database, production.",
+        '               -  service --> pod["Deployment llmgateway, 3 pod(s)"]',
+        '               +  service --> pod["Deployment llmgateway, 4 pod(s)"]',
         "  changed    overlays/prod/kustomization.yaml",
         "               Kustomization: replicas[llmgateway].count: 3 -> 4",
         "fix: python -m compiler compile",

@@ -17,7 +17,7 @@ from tests.helpers import read_tree, run_cli
 def committed_tree() -> dict[str, bytes]:
     return {
         f"{top}/{rel}": data
-        for top in ("base", "overlays")
+        for top in ("base", "overlays", "docs")
         for rel, data in read_tree(ROOT / top).items()
     }
 
@@ -28,7 +28,7 @@ def test_committed_tree_is_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run_cli("compile")
     assert result.code == 0, result.err
     assert "created" not in result.out.replace("0 created", "")
-    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 22 unchanged"
+    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 23 unchanged"
     assert committed_tree() == before
 
 

@@ -131,6 +131,6 @@ def test_read_only_file_system(project: Path, monkeypatch: pytest.MonkeyPatch) -
     assert result.code == 3
     assert result.err.splitlines()[-1] == (
         "error: cannot write the generated tree (Read-only file system: "
-        "overlays/prod/kustomization.yaml.llmgw-tmp); nothing was changed"
+        "docs/environments.md.llmgw-tmp); nothing was changed"
     )
     assert read_tree(project) == before
