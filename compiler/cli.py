@@ -253,6 +253,27 @@ def build_parser() -> argparse.ArgumentParser:
     spec_argument(docs)
     docs.set_defaults(run=run_docs)
 
+    importer = command(
+        "import-terraform",
+        "write a spec from the Terraform module's variables",
+        "Read the Terraform module's variables from a .tfvars file and TF_VAR_* environment "
+        "variables (the file wins) and write a commented spec that compiles to the resources "
+        "the module created. The auth secret's value is never copied.",
+    )
+    importer.add_argument("--tfvars", metavar="FILE", help="a .tfvars file of the module")
+    importer.add_argument(
+        "--env-name", default="prod", metavar="NAME", help="name of the environment (default: prod)"
+    )
+    importer.add_argument(
+        "--output",
+        "-o",
+        default="spec/llmgateway.yaml",
+        metavar="PATH",
+        help="where to write the spec (default: %(default)s)",
+    )
+    importer.add_argument("--force", action="store_true", help="overwrite an existing spec")
+    importer.set_defaults(run=run_import_terraform)
+
     doctor = command(
         "doctor",
         "show which kustomize is used",
@@ -635,6 +656,62 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
     apply_changes(Path("."), tree, changes)
     for line in changes.lines():
         output.say(line)
+    return ExitCode.OK
+
+
+def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
+    from compiler.errors import Problem, SpecError, WriteError
+    from compiler.load import parse_spec
+    from compiler.spec import check_dns_label
+    from compiler.terraform import build_spec, gather, read_tfvars, variable_of
+
+    try:
+        check_dns_label(args.env_name)
+    except ValueError as exc:
+        raise UsageError(f"--env-name: {exc}") from None
+    tfvars = None
+    if args.tfvars:
+        try:
+            text = Path(args.tfvars).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {args.tfvars}: {exc}") from None
+        tfvars = read_tfvars(text, args.tfvars)
+    values = gather(tfvars, args.tfvars or "", os.environ)
+    imported = build_spec(values, args.env_name)
+    try:
+        parse_spec(imported.spec.encode(), args.output)
+    except SpecError as error:
+        raise SpecError(
+            Problem(
+                p.file,
+                p.line,
+                p.column,
+                p.path,
+                p.message + (f" (from {variable_of(p.path)})" if variable_of(p.path) else ""),
+            )
+            for p in error.problems
+        ) from None
+    target = Path(args.output)
+    if target.exists() and not args.force:
+        raise UsageError(f"{args.output} exists; use --force to replace it (or --output PATH)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(target.name + ".llmgw-tmp")
+        temp.write_text(imported.spec, encoding="utf-8", newline="\n")
+        os.replace(temp, target)
+    except OSError as exc:
+        raise WriteError(f"cannot write {args.output}: {exc.strerror}") from None
+    output.say(f"  written {args.output}")
+    output.say("next: python -m compiler compile")
+    hint = (
+        "the value given to llmgateway_auth_secret was not copied; "
+        if imported.secret_given
+        else ""
+    )
+    output.note(
+        f"note: {hint}create the Secret outside git: LLMGATEWAY_AUTH_SECRET=<the value> "
+        f"python -m compiler secret --env {args.env_name} | kubectl apply -f -"
+    )
     return ExitCode.OK
 
 
