@@ -25,6 +25,13 @@ NGINX = "nginx.ingress.kubernetes.io/"
 LOCAL_SCHEMAS = {
     ("cert-manager.io/v1", "Certificate"): "certificate.cert-manager.io_v1.json",
     ("external-secrets.io/v1", "ExternalSecret"): "externalsecret.external-secrets.io_v1.json",
+    ("argoproj.io/v1alpha1", "Application"): "application.argoproj.io_v1alpha1.json",
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): (
+        "kustomization.kustomize.toolkit.fluxcd.io_v1.json"
+    ),
+    ("source.toolkit.fluxcd.io/v1", "GitRepository"): (
+        "gitrepository.source.toolkit.fluxcd.io_v1.json"
+    ),
 }
 
 

@@ -384,6 +384,13 @@ def plan_tree(spec: Spec) -> Tree:
             for file, text in secret_files(env, name).items():
                 tree[prefix + file] = (top + text).encode("utf-8")
     from compiler.docs import DOCS_PATH, environments_page
+    from compiler.emit import dump_all
+    from compiler.gitops import GITOPS_DIR, gitops_documents
+
+    for name, env in spec.enabled():
+        documents = gitops_documents(env, name)
+        if documents:
+            tree[f"{GITOPS_DIR}/{name}.yaml"] = (top + dump_all(documents)).encode("utf-8")
 
     tree[DOCS_PATH] = environments_page(spec).encode("utf-8")
     return dict(sorted(tree.items()))

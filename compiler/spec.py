@@ -258,6 +258,39 @@ class NetworkPolicy(Model):
     database, PostgreSQL and Redis. Off by default: the gateway must reach its providers."""
 
 
+class ArgoCd(Model):
+    """Where the Argo CD Application lives."""
+
+    namespace: DnsLabel = "argocd"
+    """Namespace Argo CD watches for Applications."""
+    project: str = Field(default="default", min_length=1)
+    """Argo CD project of the Application."""
+
+
+class Flux(Model):
+    """Where the Flux GitRepository and Kustomization live."""
+
+    namespace: DnsLabel = "flux-system"
+    """Namespace of the Flux objects."""
+    interval: str = Field(default="5m", pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+    """How often Flux fetches the repository and applies the overlay."""
+
+
+class GitOps(Model):
+    """A GitOps controller that applies overlays/<env> from this repository, with pruning."""
+
+    tool: Literal["argocd", "flux"] = "argocd"
+    """`argocd` (an Application) or `flux` (a GitRepository and a Kustomization)."""
+    repo_url: str = Field(alias="repoURL", pattern=r"^(https://|ssh://|git@)[^\s]+$")
+    """URL of this repository, for example `https://github.com/example/llmgateway-deploy`."""
+    revision: str = Field(default="main", min_length=1)
+    """Branch the controller follows."""
+    argocd: ArgoCd = ArgoCd()
+    """Argo CD settings (tool: argocd)."""
+    flux: Flux = Flux()
+    """Flux settings (tool: flux)."""
+
+
 class Settings(Model):
     """Everything that describes one deployment; `defaults` is one, complete."""
 
@@ -291,6 +324,8 @@ class Settings(Model):
     LoadBalancer expose them directly and must be asked for here."""
     network_policy: NetworkPolicy = NetworkPolicy()
     """Which traffic may reach the pods."""
+    gitops: GitOps | None = None
+    """Generate gitops/<env>.yaml for Argo CD or Flux; unset: none."""
     kubernetes_version: str = Field(default="1.32", pattern=r"^1\.[0-9]{2}$")
     """Kubernetes version whose API schemas the rendered manifests are validated against
     (`python -m compiler lint`), for example `1.32`."""

@@ -1,0 +1,79 @@
+"""GitOps objects pointing a controller at overlays/<env>: Argo CD or Flux, pruning on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.lower import APP, labels
+from compiler.spec import EnvironmentSettings
+
+GITOPS_DIR = "gitops"
+
+
+def gitops_documents(env: EnvironmentSettings, name: str) -> list[dict[str, Any]]:
+    """The objects to apply once to the cluster; the controller then follows git."""
+    gitops = env.gitops
+    if gitops is None:
+        return []
+    path = f"overlays/{name}"
+    if gitops.tool == "argocd":
+        return [
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {
+                    "name": f"{APP}-{name}",
+                    "namespace": gitops.argocd.namespace,
+                    "labels": labels(name),
+                },
+                "spec": {
+                    "project": gitops.argocd.project,
+                    "source": {
+                        "repoURL": gitops.repo_url,
+                        "targetRevision": gitops.revision,
+                        "path": path,
+                    },
+                    "destination": {
+                        "server": "https://kubernetes.default.svc",
+                        "namespace": env.namespace,
+                    },
+                    "syncPolicy": {
+                        # prune: resources removed from the spec are deleted from the cluster.
+                        "automated": {"prune": True, "selfHeal": True},
+                        "syncOptions": ["ServerSideApply=true"],
+                    },
+                },
+            }
+        ]
+    flux = gitops.flux
+    return [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {
+                "name": f"{APP}-{name}",
+                "namespace": flux.namespace,
+                "labels": labels(name),
+            },
+            "spec": {
+                "interval": flux.interval,
+                "url": gitops.repo_url,
+                "ref": {"branch": gitops.revision},
+            },
+        },
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {
+                "name": f"{APP}-{name}",
+                "namespace": flux.namespace,
+                "labels": labels(name),
+            },
+            "spec": {
+                "interval": flux.interval,
+                "path": f"./{path}",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": f"{APP}-{name}"},
+            },
+        },
+    ]
