@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     spec_argument(diff)
     diff.add_argument(
+        "--live",
+        metavar="OVERLAY",
+        help="compare with the cluster instead of git: kubectl diff -k OVERLAY --server-side",
+    )
+    diff.add_argument(
         "--base",
         metavar="REF",
         help="git revision to compare with (default: merge base with origin/main, else HEAD)",
@@ -528,6 +533,8 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     from compiler.review import diff_environments, to_json, to_markdown, to_text
     from compiler.write import existing_files
 
+    if args.live:
+        return run_live_diff(args, output)
     spec = load_spec(args.spec)
     tree = plan_tree(spec)
     revision = args.base or git.default_base()
@@ -713,6 +720,26 @@ def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
         f"python -m compiler secret --env {args.env_name} | kubectl apply -f -"
     )
     return ExitCode.OK
+
+
+def run_live_diff(args: argparse.Namespace, output: Output) -> int:
+    from compiler.live import live_diff
+    from compiler.review import diff_environments, to_json, to_markdown, to_text
+
+    if args.base or args.env:
+        raise UsageError("--live compares one overlay with the cluster; drop --base and --env")
+    name = overlay_name(args.live.rstrip("/"))
+    live, merged = live_diff(Path("overlays", name))
+    review = diff_environments(
+        "the cluster (kubectl diff --server-side)", {name: live}, {name: merged}
+    )
+    if args.format == "text":
+        output.out.write(to_text(review, output.paint))
+    else:
+        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
+    if args.fail_on == "risky":
+        return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
+    return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
 
 
 def run_doctor(args: argparse.Namespace, output: Output) -> int:

@@ -1,0 +1,81 @@
+"""`diff --live`: what applying an overlay would change in the cluster, via `kubectl diff`.
+
+kubectl renders the overlay, asks the API server for a server-side dry run, and hands
+two directories (live objects, merged result) to `$KUBECTL_EXTERNAL_DIFF`. We point
+that at a small script that copies them, then compare them like `diff` does, with the
+same formatter and the same redaction of Secret values.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from compiler.compare import load_documents
+from compiler.errors import ExternalError
+
+# Fields the API server sets; they differ between live and merged objects by nature.
+SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+CAPTURE = """#!/bin/sh
+# Called by kubectl diff as: $0 LIVE_DIR MERGED_DIR
+cp -R "$1" "$LLMGW_CAPTURE/live" && cp -R "$2" "$LLMGW_CAPTURE/merged"
+"""
+
+
+def without_server_fields(resource: Any) -> Any:
+    if not isinstance(resource, dict):
+        return resource
+    out = {k: v for k, v in resource.items() if k != "status"}
+    meta = dict(out.get("metadata") or {})
+    for name in SERVER_FIELDS:
+        meta.pop(name, None)
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop(LAST_APPLIED, None)
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    return out
+
+
+def read_objects(directory: Path) -> list[Any]:
+    objects: list[Any] = []
+    if not directory.is_dir():
+        return objects
+    for path in sorted(directory.iterdir()):
+        if path.is_file():
+            objects.extend(without_server_fields(d) for d in load_documents(path.read_text()))
+    return objects
+
+
+def live_diff(overlay: Path) -> tuple[list[Any], list[Any]]:
+    """(live, merged) objects of ``overlay``; ExternalError when no cluster answers."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise ExternalError("diff --live needs kubectl on PATH (and a reachable cluster)")
+    with tempfile.TemporaryDirectory(prefix="llmgw-live-") as scratch:
+        capture = Path(scratch) / "capture"
+        capture.mkdir()
+        script = Path(scratch) / "capture.sh"
+        script.write_text(CAPTURE)
+        script.chmod(0o755)
+        done = subprocess.run(
+            [kubectl, "diff", "-k", str(overlay), "--server-side"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "KUBECTL_EXTERNAL_DIFF": str(script), "LLMGW_CAPTURE": str(capture)},
+        )
+        captured = (capture / "merged").is_dir()
+        if not captured and done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ExternalError(
+                f"kubectl diff -k {overlay} failed; is a cluster reachable? ({reason})"
+            )
+        return read_objects(capture / "live"), read_objects(capture / "merged")
