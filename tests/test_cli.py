@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -10,11 +11,26 @@ from pathlib import Path
 import pytest
 
 from compiler import __version__
+from compiler.cli import main
+from compiler.kustomize import Kustomize
 from compiler.schema import render_schema
 from tests.conftest import ROOT
 from tests.helpers import run_cli
 
-COMMANDS = ["validate", "schema", "compile", "build", "doctor"]
+COMMANDS = [
+    "validate",
+    "schema",
+    "compile",
+    "build",
+    "check",
+    "snapshot",
+    "diff",
+    "lint",
+    "secret",
+    "docs",
+    "import-terraform",
+    "doctor",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -120,3 +136,41 @@ def test_python_m_compiler_validate() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("spec/llmgateway.yaml: valid, 2 environments\n")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def lint_on_a_terminal(*args: str) -> str:
+    out, err = Terminal(), Terminal()
+    main([*args, "lint", "overlays/prod"], out=out, err=err)
+    return err.getvalue()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch, kustomize: Kustomize
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert "\033[33m" in lint_on_a_terminal()  # the LLMGW003 warning, in yellow
+    assert "\033[" not in run_cli("lint", "overlays/prod").err  # not a terminal
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\033[" not in lint_on_a_terminal()
+    assert "\033[33m" in lint_on_a_terminal("--color", "always")
+    monkeypatch.delenv("NO_COLOR")
+    assert "\033[" not in lint_on_a_terminal("--color", "never")
+
+
+def test_json_output_of_check_and_lint(
+    monkeypatch: pytest.MonkeyPatch, kustomize: Kustomize
+) -> None:
+    monkeypatch.chdir(ROOT)
+    check = json.loads(run_cli("check", "--output", "json").out)
+    assert check["ok"] is True
+    assert check["files"] == []
+    assert check["rendered"] is True
+    lint = json.loads(run_cli("lint", "--output", "json").out)
+    assert lint["ok"] is True
+    assert [f["rule"] for f in lint["findings"]] == ["LLMGW003 pinned-image-in-production"]
