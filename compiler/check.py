@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from compiler.compare import FileDrift, load_documents, rendered_drift, tree_drift
+from compiler.fingerprint import SECRET_ENV
 from compiler.golden import existing_goldens, golden_path
 from compiler.lint import Finding, lint_environment
-from compiler.plan import SECRET_ENV, Tree
+from compiler.plan import Tree
 from compiler.spec import Spec
 from compiler.write import existing_files, is_generated, read_file
 

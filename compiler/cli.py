@@ -378,47 +378,57 @@ def overlay_name(argument: str) -> str:
 
 
 def run_build(args: argparse.Namespace, output: Output) -> int:
+    from compiler.fingerprint import Cache, inputs_digest, is_current, sha256
     from compiler.kustomize import find_kustomize
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
-    from compiler.write import diff_tree
-
-    names = [overlay_name(a.rstrip("/")) for a in args.overlays]
-    spec = load_spec(args.spec)
-    enabled = dict(spec.enabled())
-    for name in names:
-        if name not in spec.environments:
-            known = ", ".join(enabled) or "none"
-            raise UsageError(f"no environment {name!r} in {args.spec} (environments: {known})")
-        if name not in enabled:
-            raise UsageError(f"environment {name!r} is disabled in {args.spec}; it has no overlay")
-    tree = plan_tree(spec)
-    changes = diff_tree(Path(), tree)
-    stale = [
-        path
-        for path in changes.created + changes.updated + changes.deleted
-        if path.startswith("base/") or any(path.startswith(f"overlays/{n}/") for n in names)
-    ]
-    if stale:
-        output.note("error: the generated files do not match the spec:")
-        for path in sorted(stale):
-            output.note(f"  {path}")
-        output.note("run: python -m compiler compile")
-        return ExitCode.DIFFERENCES
     from compiler.render import redact, render
 
+    names = [overlay_name(a.rstrip("/")) for a in args.overlays]
+    root = Path(".")
+    spec = None
+    # The fingerprint says whether the overlays are current without loading the spec;
+    # only when it cannot is the spec compiled and compared, which names what drifted.
+    if not is_current(root, Path(args.spec), names):
+        spec = stale_build_check(args, names, output)
+        if spec is None:
+            return ExitCode.DIFFERENCES
+    kustomize = find_kustomize()
+    cache = Cache(root)
+    overlays = [Path("overlays", n) for n in names]
+    keys = [inputs_digest(o, kustomize.build_command) for o in overlays]
+    cached = [cache.get("render", k) if k else None for k in keys]
+    todo = [i for i, text in enumerate(cached) if text is None]
     # The real secret.env of a secretGenerator is read here, and its values hidden.
-    rendered = [
-        redact(text)
-        for text in render(
-            find_kustomize(), [Path("overlays", n) for n in names], real_secrets=True
-        )
-    ]
-    if not args.no_validate and not lint_rendered(spec, names, rendered, output, strict=False):
-        output.note(
-            "error: the rendered manifests fail validation (see above); --no-validate skips it"
-        )
-        return ExitCode.DIFFERENCES
+    for index, text in zip(
+        todo, render(kustomize, [overlays[i] for i in todo], real_secrets=True), strict=True
+    ):
+        cached[index] = text
+        key = keys[index]
+        if key is not None:
+            cache.put("render", key, text)
+    rendered = [redact(text or "") for text in cached]
+    if not args.no_validate:
+        spec_bytes = Path(args.spec).read_bytes()
+        lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
+        found = cache.get_json("lint", lint_key)
+        if not isinstance(found, list):
+            from compiler.check import lint_all
+            from compiler.load import load_spec
+
+            spec = spec or load_spec(args.spec)
+            found = [
+                {"line": f.render(), "severity": f.severity}
+                for f in lint_all(spec, names, rendered)
+            ]
+            cache.put("lint", lint_key, json.dumps(found))
+        for item in found:
+            output.note(
+                output.paint(item["line"], "red" if item["severity"] == "error" else "yellow")
+            )
+        if any(item["severity"] == "error" for item in found):
+            output.note(
+                "error: the rendered manifests fail validation (see above); --no-validate skips it"
+            )
+            return ExitCode.DIFFERENCES
     text = "---\n".join(r if r.endswith("\n") or not r else r + "\n" for r in rendered)
     if args.output:
         try:
@@ -430,6 +440,38 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     else:
         output.out.write(text)
     return ExitCode.OK
+
+
+def stale_build_check(args: argparse.Namespace, names: list[str], output: Output) -> Any:
+    """Load the spec, check the environments exist and the overlays are current.
+
+    Returns the spec, or None after reporting that the generated files are stale.
+    """
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.write import diff_tree
+
+    spec = load_spec(args.spec)
+    enabled = dict(spec.enabled())
+    for name in names:
+        if name not in spec.environments:
+            known = ", ".join(enabled) or "none"
+            raise UsageError(f"no environment {name!r} in {args.spec} (environments: {known})")
+        if name not in enabled:
+            raise UsageError(f"environment {name!r} is disabled in {args.spec}; it has no overlay")
+    changes = diff_tree(Path("."), plan_tree(spec))
+    stale = [
+        path
+        for path in changes.created + changes.updated + changes.deleted
+        if path.startswith("base/") or any(path.startswith(f"overlays/{n}/") for n in names)
+    ]
+    if not stale:
+        return spec
+    output.note("error: the generated files do not match the spec:")
+    for path in sorted(stale):
+        output.note(f"  {path}")
+    output.note("run: python -m compiler compile")
+    return None
 
 
 def run_check(args: argparse.Namespace, output: Output) -> int:

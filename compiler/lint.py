@@ -160,9 +160,25 @@ def describe_schema_error(resource: Any, error: Any) -> tuple[str, str]:
     return field_path(resource, path), str(error.message)
 
 
+@cache
+def kubernetes_validate_module() -> Any:
+    """kubernetes-validate, reading each schema file once per process.
+
+    Its validate() parses the (large) definitions file on every call; the files never
+    change, so their parsed contents are kept. The package's own function is wrapped
+    when present; without it, validation is only slower.
+    """
+    import kubernetes_validate
+    from kubernetes_validate import utils
+
+    if hasattr(utils, "schema_contents"):
+        utils.schema_contents = cache(utils.schema_contents)
+    return kubernetes_validate
+
+
 def validate_schemas(environment: str, resources: list[Any], version: str) -> list[Finding]:
     """Schema findings for one environment's rendered resources."""
-    import kubernetes_validate
+    kubernetes_validate = kubernetes_validate_module()
     from kubernetes_validate.utils import VersionNotSupportedError
 
     findings: list[Finding] = []

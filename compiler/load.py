@@ -8,6 +8,7 @@ whichever of the two files' places the value came from.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import types
@@ -74,7 +75,8 @@ def load_spec(path: str | Path = DEFAULT_SPEC_PATH, *, strict: bool = False) -> 
 def parse_spec(raw: bytes, display: str, *, strict: bool = False) -> Spec:
     """Validate spec bytes; ``display`` is the file name used in messages."""
     data, positions = read_yaml(raw, display)
-    return SpecReader(display, positions).read(data, strict=strict)
+    spec = SpecReader(display, positions).read(data, strict=strict)
+    return dataclasses.replace(spec, source=raw)
 
 
 def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:

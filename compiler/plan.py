@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.emit import dump, header
+from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, fingerprint_text
 from compiler.lower import APP, Resource, lower_environment
 from compiler.spec import Settings, Spec
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
-SECRET_ENV = "secret.env"  # the generator's values, git-ignored, never written by us
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
 # patchMergeKey of the lists we emit, by field name, in pod templates.
@@ -393,4 +393,5 @@ def plan_tree(spec: Spec) -> Tree:
             tree[f"{GITOPS_DIR}/{name}.yaml"] = (top + dump_all(documents)).encode("utf-8")
 
     tree[DOCS_PATH] = environments_page(spec).encode("utf-8")
+    tree[FINGERPRINT_PATH] = fingerprint_text(spec.path, spec.source, tree).encode("utf-8")
     return dict(sorted(tree.items()))

@@ -17,8 +17,8 @@ from typing import Any
 
 from compiler.emit import dump
 from compiler.errors import UsageError
+from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize
-from compiler.plan import SECRET_ENV
 
 PLACEHOLDER = "placeholder-not-a-secret"
 REDACTED = "(redacted)"

@@ -372,6 +372,7 @@ class Spec:
     defaults: Settings
     environments: dict[str, EnvironmentSettings]
     warnings: tuple[object, ...] = ()
+    source: bytes = b""  # the spec's bytes, for the freshness fingerprint
 
     def enabled(self) -> Iterator[tuple[str, EnvironmentSettings]]:
         """Enabled environments in the order the spec lists them."""

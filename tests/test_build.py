@@ -81,3 +81,36 @@ def test_quick_start_build_through_python_m(kustomize: Kustomize) -> None:
         "Service",
     ]
     assert "Traceback" not in done.stderr
+
+
+def test_a_current_overlay_builds_without_compiling_the_spec(
+    project: Path, kustomize: Kustomize
+) -> None:
+    """The fingerprint and the cache: a second build neither loads the spec nor lints again."""
+    assert run_cli("compile").code == 0
+    command = [sys.executable, "-X", "importtime", "-m", "compiler", "build", "overlays/prod"]
+    first = subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)
+    second = subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)
+    assert first.stdout == second.stdout
+    assert "pydantic" in first.stderr  # cold: the spec is loaded to lint
+    assert "pydantic" not in second.stderr
+    assert "kubernetes_validate" not in second.stderr
+    warnings = [line for line in second.stderr.splitlines() if not line.startswith("import time:")]
+    assert warnings == [
+        line for line in first.stderr.splitlines() if not line.startswith("import time:")
+    ]
+    assert (project / ".llmgw-cache" / ".gitignore").read_text().endswith("*\n")
+
+
+def test_an_edited_spec_is_caught_even_with_a_warm_cache(
+    project: Path, kustomize: Kustomize
+) -> None:
+    assert run_cli("compile").code == 0
+    assert run_cli("build", "overlays/prod").code == 0
+    spec = project / "spec" / "llmgateway.yaml"
+    original = spec.read_text()
+    spec.write_text(original.replace("replicas: 3", "replicas: 4"))
+    assert run_cli("build", "overlays/prod").code == 1  # the fingerprint no longer matches
+    # A change that deploys nothing different: the fingerprint is stale, the overlay is not.
+    spec.write_text(original + "# a comment\n")
+    assert run_cli("build", "overlays/prod").code == 0

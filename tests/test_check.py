@@ -36,7 +36,7 @@ def test_spec_edited_without_compiling(committed: Path) -> None:
     result = run_cli("check", "--no-render")
     assert result.code == 1
     assert result.out.splitlines() == [
-        "drift: 2 generated files differ from what spec/llmgateway.yaml compiles to "
+        "drift: 3 generated files differ from what spec/llmgateway.yaml compiles to "
         "(committed -> from spec):",
         "  changed    docs/environments.md",
         "               -Namespace `llmgateway`, 3 replicas, image "
@@ -45,6 +45,8 @@ def test_spec_edited_without_compiling(committed: Path) -> None:
         "`ghcr.io/theopenco/llmgateway-unified:latest`, embedded database, production.",
         '               -  service --> pod["Deployment llmgateway, 3 pod(s)"]',
         '               +  service --> pod["Deployment llmgateway, 4 pod(s)"]',
+        "  changed    overlays/.fingerprint",
+        "               the hashes of the generated files (follows from the other changes)",
         "  changed    overlays/prod/kustomization.yaml",
         "               Kustomization: replicas[llmgateway].count: 3 -> 4",
         "fix: python -m compiler compile",

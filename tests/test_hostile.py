@@ -58,7 +58,7 @@ def test_file_where_a_directory_should_be(project: Path) -> None:
     result = run_cli("compile")
     assert result.code == 3
     assert result.err.splitlines()[-1] == (
-        "error: cannot write overlays/dev/kustomization.yaml: overlays is a file where a "
+        "error: cannot write overlays/.fingerprint: overlays is a file where a "
         "directory should be; nothing was changed"
     )
     assert read_tree(project) == before

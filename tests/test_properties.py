@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from compiler.emit import dump
 from compiler.errors import SpecError
+from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize, find_kustomize
 from compiler.load import parse_spec
 from compiler.lower import lower_environment
-from compiler.plan import SECRET_ENV, plan_tree
+from compiler.plan import plan_tree
 from compiler.write import apply_changes, diff_tree
 from tests.helpers import by_identity, load_documents
 
