@@ -13,7 +13,7 @@ rendering an overlay gives exactly the lowering of its environment).
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +86,8 @@ def overlay_fields(defaults: Settings, env: Settings, name: str) -> OverlayField
 
 def apply_fields(resources: list[Resource], fields: OverlayFields) -> list[Resource]:
     """What kustomize's namespace, labels, images and replicas fields do to ``resources``."""
-    out = copy.deepcopy(resources)
+    # A JSON round trip copies plain data several times faster than copy.deepcopy.
+    out: list[Resource] = json.loads(json.dumps(resources))
     for resource in out:
         kind = resource["kind"]
         meta = resource["metadata"]
