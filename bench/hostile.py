@@ -14,6 +14,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import MEASURE  # noqa: E402  (one way to time a command, shared)
+
+sys.path.insert(0, str(ROOT))
+
+
 CASES = ROOT / "tests" / "cases" / "hostile"
 TARGET_SECONDS = 2.0
 
@@ -34,19 +41,11 @@ def run_case(case: Path) -> tuple[int, float, float]:
         for link in description.get("links", {}):
             (project / link).parent.mkdir(parents=True, exist_ok=True)
             (project / link).symlink_to(Path(scratch))
-        script = (
-            "import resource, subprocess, sys, time\n"
-            "start = time.perf_counter()\n"
-            "code = subprocess.run(sys.argv[1:], capture_output=True).returncode\n"
-            "elapsed = time.perf_counter() - start\n"
-            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-            "print(code, elapsed, peak)\n"
-        )
         done = subprocess.run(
             [
                 sys.executable,
                 "-c",
-                script,
+                MEASURE,
                 sys.executable,
                 "-m",
                 "compiler",

@@ -331,15 +331,9 @@ def run_schema(args: argparse.Namespace, output: Output) -> int:
     if target.exists() and target.read_text(encoding="utf-8") == text:
         output.say(f"unchanged {args.output}")
         return ExitCode.OK
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(target.name + ".llmgw-tmp")
-        temp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temp, target)
-    except OSError as exc:
-        from compiler.errors import WriteError
+    from compiler.write import write_file
 
-        raise WriteError(f"cannot write {args.output}: {exc.strerror}") from None
+    write_file(target, text)
     output.say(f"  written {args.output}")
     return ExitCode.OK
 
@@ -431,12 +425,9 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
             return ExitCode.DIFFERENCES
     text = "---\n".join(r if r.endswith("\n") or not r else r + "\n" for r in rendered)
     if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8", newline="\n")
-        except OSError as exc:
-            from compiler.errors import WriteError
+        from compiler.write import write_file
 
-            raise WriteError(f"cannot write {args.output}: {exc.strerror}") from None
+        write_file(Path(args.output), text)
     else:
         output.out.write(text)
     return ExitCode.OK
@@ -709,7 +700,7 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
-    from compiler.errors import Problem, SpecError, WriteError
+    from compiler.errors import Problem, SpecError
     from compiler.load import parse_spec
     from compiler.spec import check_dns_label
     from compiler.terraform import build_spec, gather, read_tfvars, variable_of
@@ -743,13 +734,9 @@ def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
     target = Path(args.output)
     if target.exists() and not args.force:
         raise UsageError(f"{args.output} exists; use --force to replace it (or --output PATH)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(target.name + ".llmgw-tmp")
-        temp.write_text(imported.spec, encoding="utf-8", newline="\n")
-        os.replace(temp, target)
-    except OSError as exc:
-        raise WriteError(f"cannot write {args.output}: {exc.strerror}") from None
+    from compiler.write import write_file
+
+    write_file(target, imported.spec)
     output.say(f"  written {args.output}")
     output.say("next: python -m compiler compile")
     hint = (

@@ -255,3 +255,15 @@ def prune_empty_dirs(root: Path, deleted: list[str]) -> None:
             except OSError:
                 break
             directory = directory.parent
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write one file the user asked for (schema, imported spec, rendered manifests)
+    whole or not at all: a temporary file beside it, then a rename."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(path.name + TEMP_SUFFIX)
+        temp.write_text(text, encoding="utf-8", newline="\n")
+        os.replace(temp, path)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror}") from None
