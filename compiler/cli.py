@@ -564,7 +564,6 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     from compiler.plan import plan_tree
     from compiler.render import render
     from compiler.review import diff_environments, to_json, to_markdown, to_text
-    from compiler.write import existing_files
 
     if args.live:
         return run_live_diff(args, output)
@@ -579,33 +578,30 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     else:
         label = f"merge base with origin/main ({short})"
     kustomize = find_kustomize()
+    old_names = git.overlay_names(revision)
+    new_names = [name for name, _ in spec.enabled()]
+    wanted = set(old_names) | set(new_names)
+    if args.env:
+        unknown = sorted(set(args.env) - wanted)
+        if unknown:
+            raise UsageError(
+                f"no environment {', '.join(unknown)} at {revision} or in {args.spec} "
+                f"(environments: {', '.join(sorted(wanted)) or 'none'})"
+            )
+        wanted = set(args.env)
+    # Only base/ and the overlays compared are exported and written.
+    scopes = ("base", *(f"overlays/{n}" for n in sorted(wanted)))
+    prefixes = tuple(f"{scope}/" for scope in scopes)
     with tempfile.TemporaryDirectory(prefix="llmgw-diff-") as scratch:
         old_root = Path(scratch) / "ref"
         new_root = Path(scratch) / "work"
-        git.export_tree(revision, old_root)
+        git.export_tree(revision, old_root, paths=scopes)
         for rel, data in tree.items():
+            if not rel.startswith(prefixes):
+                continue
             path = new_root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        old_names = sorted(
-            {
-                rel.split("/")[1]
-                for rel in existing_files(old_root)
-                if rel.startswith("overlays/")
-                and rel.count("/") == 2
-                and rel.endswith("/kustomization.yaml")
-            }
-        )
-        new_names = [name for name, _ in spec.enabled()]
-        wanted = set(old_names) | set(new_names)
-        if args.env:
-            unknown = sorted(set(args.env) - wanted)
-            if unknown:
-                raise UsageError(
-                    f"no environment {', '.join(unknown)} at {revision} or in {args.spec} "
-                    f"(environments: {', '.join(sorted(wanted)) or 'none'})"
-                )
-            wanted = set(args.env)
         old_dirs = [n for n in old_names if n in wanted]
         new_dirs = [n for n in new_names if n in wanted]
         rendered = render(

@@ -43,11 +43,26 @@ def short_revision(revision: str, cwd: Path | None = None) -> str:
     return git("rev-parse", "--short", f"{revision}^{{commit}}", cwd=cwd).strip()
 
 
-def export_tree(revision: str, destination: Path, cwd: Path | None = None) -> None:
-    """Write base/ and overlays/ as committed at ``revision`` into ``destination``."""
+def overlay_names(revision: str, cwd: Path | None = None) -> list[str]:
+    """Environments with an overlay committed at ``revision``."""
+    listing = git("ls-tree", "-r", "--name-only", revision, "--", "overlays", cwd=cwd).split()
+    return sorted(
+        path.split("/")[1]
+        for path in listing
+        if path.count("/") == 2 and path.endswith("/kustomization.yaml")
+    )
+
+
+def export_tree(
+    revision: str,
+    destination: Path,
+    cwd: Path | None = None,
+    paths: tuple[str, ...] = EXPORTED,
+) -> None:
+    """Write ``paths`` (default base/ and overlays/) as committed at ``revision``."""
     if not has_revision(revision, cwd):
         raise GitError(f"unknown revision {revision!r}")
-    listing = git("ls-tree", "--name-only", revision, "--", *EXPORTED, cwd=cwd).split()
+    listing = git("ls-tree", "--name-only", revision, "--", *paths, cwd=cwd).split()
     destination.mkdir(parents=True, exist_ok=True)
     if not listing:
         return  # nothing generated at that revision: everything is new
