@@ -333,7 +333,9 @@ class SpecReader:
             defaults = self.validate(Settings, raw_defaults, ("defaults",), None)
             if defaults is not None:
                 for violation in check_rules(defaults):
-                    self.rule(violation.path, violation.message, violation.warning, ("defaults",))
+                    self.problem(
+                        ("defaults", *violation.path), violation.message, warning=violation.warning
+                    )
         defaults_findings = {(p.path, p.message) for p in self.problems}
         environments: dict[str, EnvironmentSettings] = {}
         if "environments" in data and not isinstance(raw_environments, dict):
@@ -397,7 +399,7 @@ class SpecReader:
             )
             if env is not None:
                 for violation in check_rules(env):
-                    self.rule(
+                    self.merged_problem(
                         violation.path,
                         violation.message,
                         violation.warning,
@@ -409,18 +411,6 @@ class SpecReader:
                 if len(self.problems) == before or all(p.warning for p in self.problems[before:]):
                     environments[str(name)] = env
         return environments
-
-    def rule(
-        self,
-        path: Path_,
-        message: str,
-        warning: bool,
-        prefix: Path_,
-        override: dict[str, Any] | None = None,
-        defaults_findings: set[tuple[str, str]] | None = None,
-        env_name: str = "",
-    ) -> None:
-        self.merged_problem(path, message, warning, prefix, override, defaults_findings, env_name)
 
     def merged_problem(
         self,
