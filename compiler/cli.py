@@ -289,10 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_warnings(warnings: Sequence[object], output: Output) -> None:
+def print_warnings(warnings: Sequence[Problem], output: Output) -> None:
     for warning in warnings:
-        if isinstance(warning, Problem):
-            output.note(warning.render())
+        output.note(warning.render())
 
 
 def run_validate(args: argparse.Namespace, output: Output) -> int:

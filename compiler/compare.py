@@ -12,7 +12,7 @@ which keys were added, changed or removed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,7 +330,3 @@ def quantity_bytes(value: Any) -> float | None:
         return float(match.group(1)) * FACTORS[match.group(2)]
     except ValueError:
         return None
-
-
-def iter_resource_changes(changes: Iterable[ResourceChange], kind: str) -> Iterator[ResourceChange]:
-    return (c for c in changes if c.id[1] == kind)

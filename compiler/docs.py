@@ -6,7 +6,7 @@ like every generated file.
 
 from __future__ import annotations
 
-from compiler.emit import HEADER_MARK
+from compiler.emit import header_text
 from compiler.lower import SERVICE_PORTS, hosts, lower_environment
 from compiler.spec import EnvironmentSettings, Spec
 
@@ -53,8 +53,7 @@ def diagram(env: EnvironmentSettings, name: str) -> list[str]:
 def environments_page(spec: Spec) -> str:
     """The whole page, one section per enabled environment."""
     lines = [
-        f"<!-- {HEADER_MARK} from {spec.path}; do not edit. "
-        "Regenerate with: python -m compiler compile -->",
+        f"<!-- {header_text(spec.path)} -->",
         "# LLM Gateway environments",
         "",
         f"What each environment of `{spec.path}` deploys.",

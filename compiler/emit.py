@@ -26,12 +26,15 @@ _NUMBER = re.compile(
 _KEYWORDS = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
 
 
+def header_text(spec_path: str) -> str:
+    return (
+        f"{HEADER_MARK} from {spec_path}; do not edit. Regenerate with: python -m compiler compile"
+    )
+
+
 def header(spec_path: str) -> str:
     """The first line of every generated file; files without it belong to the user."""
-    return (
-        f"# {HEADER_MARK} from {spec_path}; do not edit. "
-        "Regenerate with: python -m compiler compile\n"
-    )
+    return f"# {header_text(spec_path)}\n"
 
 
 def scalar(value: Any) -> str:

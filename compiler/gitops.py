@@ -46,15 +46,12 @@ def gitops_documents(env: EnvironmentSettings, name: str) -> list[dict[str, Any]
             }
         ]
     flux = gitops.flux
+    flux_metadata = {"name": f"{APP}-{name}", "namespace": flux.namespace, "labels": labels(name)}
     return [
         {
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "GitRepository",
-            "metadata": {
-                "name": f"{APP}-{name}",
-                "namespace": flux.namespace,
-                "labels": labels(name),
-            },
+            "metadata": dict(flux_metadata),
             "spec": {
                 "interval": flux.interval,
                 "url": gitops.repo_url,
@@ -64,11 +61,7 @@ def gitops_documents(env: EnvironmentSettings, name: str) -> list[dict[str, Any]
         {
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
             "kind": "Kustomization",
-            "metadata": {
-                "name": f"{APP}-{name}",
-                "namespace": flux.namespace,
-                "labels": labels(name),
-            },
+            "metadata": dict(flux_metadata),
             "spec": {
                 "interval": flux.interval,
                 "path": f"./{path}",

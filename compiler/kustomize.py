@@ -59,7 +59,7 @@ class Kustomize:
 
     def version(self) -> str:
         """The kustomize version, as the binary reports it."""
-        if self.build_command[-1] == "kustomize" and len(self.build_command) == 2:
+        if self.build_command[1] == "kustomize":
             # kubectl kustomize: kubectl reports the kustomize it embeds.
             command = [self.build_command[0], "version", "--client"]
         else:

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from compiler.errors import Problem
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # The module's own rule for the storage size, binary and decimal suffixes only.
 STORAGE_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|K)$")
@@ -371,7 +373,7 @@ class Spec:
     path: str
     defaults: Settings
     environments: dict[str, EnvironmentSettings]
-    warnings: tuple[object, ...] = ()
+    warnings: tuple[Problem, ...] = ()
     source: bytes = b""  # the spec's bytes, for the freshness fingerprint
 
     def enabled(self) -> Iterator[tuple[str, EnvironmentSettings]]:

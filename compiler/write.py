@@ -47,17 +47,13 @@ class Changes:
 
     def lines(self) -> Iterator[str]:
         """One line per path, sorted by path, as `compile` reports them."""
-        rows = [(p, "created") for p in self.created]
-        rows += [(p, "updated") for p in self.updated]
-        rows += [(p, "unchanged") for p in self.unchanged]
-        rows += [(p, "deleted") for p in self.deleted]
-        rows += [(p, "kept (not generated)") for p in self.user_files]
-        for path, state in sorted(rows):
-            yield (
-                f"{state:>9} {path}"
-                if state != "kept (not generated)"
-                else f"     kept {path} (not generated, left alone)"
-            )
+        rows = [(p, f"  created {p}") for p in self.created]
+        rows += [(p, f"  updated {p}") for p in self.updated]
+        rows += [(p, f"unchanged {p}") for p in self.unchanged]
+        rows += [(p, f"  deleted {p}") for p in self.deleted]
+        rows += [(p, f"     kept {p} (not generated, left alone)") for p in self.user_files]
+        for _path, line in sorted(rows):
+            yield line
 
 
 def existing_files(root: Path) -> dict[str, Path]:
