@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from compiler import __version__
+from compiler import __version__, tools
 from compiler.errors import CompilerError, ExitCode, Problem, UsageError
+from compiler.tools import DEFAULT_TIMEOUT
 
 EXIT_CODES_HELP = """exit codes:
   0  success (validate: valid; compile: written; check: no drift; diff: no differences)
@@ -60,6 +61,16 @@ def spec_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m compiler",
@@ -77,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the output: auto (a terminal, and NO_COLOR unset), always or never",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="stop kustomize, kubectl or git after this long, exit 3 (default: %(default)g)",
     )
     parser.add_argument(
         "-C",
@@ -403,7 +421,10 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
         spec_bytes = Path(args.spec).read_bytes()
         lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
         found = cache.get_json("lint", lint_key)
-        if not isinstance(found, list):
+        if not isinstance(found, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
+            for i in found
+        ):
             from compiler.check import lint_all
             from compiler.load import load_spec
 
@@ -792,14 +813,16 @@ def main(
         output.colour = True
     elif args.color == "auto":
         output.colour = output.out.isatty() and not os.environ.get("NO_COLOR")
+    tools.TIMEOUT = args.timeout
     try:
-        if args.directory:
-            try:
-                os.chdir(args.directory)
-            except OSError as exc:
-                raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
-        run: Command = args.run
-        return run(args, output)
+        with tools.terminate_by_exception():
+            if args.directory:
+                try:
+                    os.chdir(args.directory)
+                except OSError as exc:
+                    raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
+            run: Command = args.run
+            return run(args, output)
     except CompilerError as exc:
         if args.debug:
             output.note("".join(traceback.format_exception(exc)).rstrip())
@@ -807,5 +830,10 @@ def main(
             output.note(line)
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        tools.stop_all_tools()
         output.note("interrupted")
         return 130
+    except tools.Terminated:
+        tools.stop_all_tools()
+        output.note("terminated")
+        return 143

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compiler.emit import HEADER_MARK
+from compiler.files import read_regular
 
 GOLDEN_DIR = "tests/golden"
 
@@ -34,7 +35,7 @@ def existing_goldens(root: Path) -> dict[str, str]:
     if not directory.is_dir():
         return found
     for path in sorted(directory.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular(path).decode("utf-8", errors="replace")
         if text.startswith(f"# {HEADER_MARK} snapshot"):
             found[path.stem] = text
     return found

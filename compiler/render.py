@@ -16,20 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from compiler.emit import dump
-from compiler.errors import UsageError
+from compiler.errors import ExternalError, UsageError
+from compiler.files import read_regular
 from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize
 
 PLACEHOLDER = "placeholder-not-a-secret"
 REDACTED = "(redacted)"
+MAX_EXAMPLE_BYTES = 64 * 1024
 
 
 def generator_keys(overlay: Path) -> list[str] | None:
     """The keys of an overlay's secretGenerator (from its generated example), or None."""
-    example = overlay / f"{SECRET_ENV}.example"
-    if not example.is_file():
+    try:
+        data = read_regular(overlay / f"{SECRET_ENV}.example", MAX_EXAMPLE_BYTES)
+    except FileNotFoundError:
         return None
-    lines = example.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ExternalError(f"cannot read {overlay / SECRET_ENV}.example: {exc.strerror}") from None
+    lines = data.decode("utf-8", errors="replace").splitlines()
     return [line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")]
 
 

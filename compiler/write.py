@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.emit import HEADER_MARK
 from compiler.errors import UsageError, WriteError
+from compiler.files import NotRegularFileError, read_regular
 
 GENERATED_DIRS = ("base", "overlays", "docs", "gitops")
 TEMP_SUFFIX = ".llmgw-tmp"
@@ -148,10 +150,16 @@ def first_non_directory(root: Path, rel: str) -> str | None:
 
 
 def read_file(path: Path) -> bytes:
-    if path.is_symlink():
-        return b""
+    """A file under the generated directories; b"" for a link (a user's, never read).
+
+    A FIFO, device or socket there is refused (exit 2): reading it could block forever.
+    """
     try:
-        return path.read_bytes()
+        return read_regular(path)
+    except NotRegularFileError as exc:
+        if stat.S_ISLNK(exc.mode):
+            return b""
+        raise
     except OSError as exc:
         raise WriteError(f"cannot read {path}: {exc.strerror}") from None
 
