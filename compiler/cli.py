@@ -344,14 +344,10 @@ def run_schema(args: argparse.Namespace, output: Output) -> int:
     if args.output == "-":
         output.out.write(text)
         return ExitCode.OK
-    target = Path(args.output)
-    if target.exists() and target.read_text(encoding="utf-8") == text:
-        output.say(f"unchanged {args.output}")
-        return ExitCode.OK
     from compiler.write import write_file
 
-    write_file(target, text)
-    output.say(f"  written {args.output}")
+    written = write_file(Path(args.output), text)
+    output.say(f"  written {args.output}" if written else f"unchanged {args.output}")
     return ExitCode.OK
 
 
@@ -535,7 +531,7 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
 
 def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.check import file_drift
-    from compiler.golden import existing_goldens, golden_path, golden_text
+    from compiler.golden import write_goldens
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.plan import plan_tree
@@ -552,25 +548,8 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.render import render
 
     rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-    goldens = existing_goldens(root)
-    try:
-        (root / "tests" / "golden").mkdir(parents=True, exist_ok=True)
-        for name, text in zip(names, rendered, strict=True):
-            content = golden_text(name, text)
-            if goldens.get(name) == content:
-                output.say(f"unchanged {golden_path(name)}")
-                continue
-            (root / golden_path(name)).write_text(content, encoding="utf-8", newline="\n")
-            output.say(f"  written {golden_path(name)}")
-        for name in sorted(set(goldens) - set(names)):
-            (root / golden_path(name)).unlink()
-            output.say(f"  deleted {golden_path(name)}")
-    except OSError as exc:
-        from compiler.errors import WriteError
-
-        raise WriteError(
-            f"cannot write the golden manifests: {exc.strerror}: {exc.filename}"
-        ) from None
+    for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
+        output.say(line)
     return ExitCode.OK
 
 
