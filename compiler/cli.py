@@ -86,12 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, summary: str, description: str, epilog: str = ""
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
             help=summary,
             description=description,
-            epilog=EXIT_CODES_HELP,
+            epilog=epilog + ("\n" if epilog else "") + EXIT_CODES_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.add_argument(
@@ -258,12 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     spec_argument(docs)
     docs.set_defaults(run=run_docs)
 
+    from compiler.terraform import variables_help
+
     importer = command(
         "import-terraform",
         "write a spec from the Terraform module's variables",
         "Read the Terraform module's variables from a .tfvars file and TF_VAR_* environment "
         "variables (the file wins) and write a commented spec that compiles to the resources "
-        "the module created. The auth secret's value is never copied.",
+        "the module created, with its JSON Schema beside it. The auth secret's value is "
+        "never copied; no value of a sensitive variable is ever printed.",
+        epilog=variables_help(),
     )
     importer.add_argument("--tfvars", metavar="FILE", help="a .tfvars file of the module")
     importer.add_argument(
@@ -275,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="spec/llmgateway.yaml",
         metavar="PATH",
         help="where to write the spec (default: %(default)s)",
+    )
+    importer.add_argument(
+        "--namespace",
+        default="llmgateway",
+        metavar="NAME",
+        help="namespace of the environment (default: %(default)s, the module's)",
     )
     importer.add_argument("--force", action="store_true", help="overwrite an existing spec")
     importer.set_defaults(run=run_import_terraform)
@@ -695,48 +707,29 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
-    from compiler.errors import Problem, SpecError
-    from compiler.load import parse_spec
-    from compiler.spec import check_dns_label
-    from compiler.terraform import build_spec, gather, read_tfvars, variable_of
+    from compiler.terraform import import_terraform
 
-    try:
-        check_dns_label(args.env_name)
-    except ValueError as exc:
-        raise UsageError(f"--env-name: {exc}") from None
-    tfvars = None
-    if args.tfvars:
-        try:
-            text = Path(args.tfvars).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {args.tfvars}: {exc}") from None
-        tfvars = read_tfvars(text, args.tfvars)
-    values = gather(tfvars, args.tfvars or "", os.environ)
-    imported = build_spec(values, args.env_name)
-    try:
-        parse_spec(imported.spec.encode(), args.output)
-    except SpecError as error:
-        raise SpecError(
-            Problem(
-                p.file,
-                p.line,
-                p.column,
-                p.path,
-                p.message + (f" (from {variable_of(p.path)})" if variable_of(p.path) else ""),
-            )
-            for p in error.problems
-        ) from None
-    target = Path(args.output)
-    if target.exists() and not args.force:
-        raise UsageError(f"{args.output} exists; use --force to replace it (or --output PATH)")
-    from compiler.write import write_file
-
-    write_file(target, imported.spec)
-    output.say(f"  written {args.output}")
-    output.say("next: python -m compiler compile")
+    result = import_terraform(
+        args.tfvars,
+        args.env_name,
+        args.namespace,
+        args.output,
+        force=args.force,
+        environ=os.environ,
+    )
+    for path in result.written:
+        output.say(f"  written {path}")
+    for risk in result.imported.risks:
+        output.note(output.paint(f"warning: {risk}", "yellow"))
+    spec = "" if args.output == "spec/llmgateway.yaml" else f" --spec {args.output}"
+    output.say(f"next: python -m compiler compile{spec}   (writes base/ and overlays/)")
+    output.say(
+        f"      python -m compiler snapshot{spec}  (after review: the rendered manifests "
+        "in tests/golden/)"
+    )
     hint = (
         "the value given to llmgateway_auth_secret was not copied; "
-        if imported.secret_given
+        if result.imported.secret_given
         else ""
     )
     output.note(
