@@ -216,15 +216,15 @@ def test_colour_is_decided_per_stream_and_covers_errors(
 ) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     # stdout on a terminal, stderr to a log file: the log gets no escape codes.
-    out, err = Terminal(), io.StringIO()
-    assert main(["-C", str(tmp_path), "validate"], out=out, err=err) == 2
-    assert err.getvalue() == (
+    log = io.StringIO()
+    assert main(["-C", str(tmp_path), "validate"], out=Terminal(), err=log) == 2
+    assert log.getvalue() == (
         "spec/llmgateway.yaml:1:1: spec file not found: no spec/llmgateway.yaml here; "
         "use -C DIR or --spec PATH\n"
     )
-    out, err = io.StringIO(), Terminal()
-    main(["-C", str(tmp_path), "validate"], out=out, err=err)
-    assert err.getvalue().startswith("\033[31mspec/llmgateway.yaml:1:1: spec file not found")
+    terminal = Terminal()
+    main(["-C", str(tmp_path), "validate"], out=io.StringIO(), err=terminal)
+    assert terminal.getvalue().startswith("\033[31mspec/llmgateway.yaml:1:1: spec file not found")
     forced = run_cli("--color", "always", "-C", str(tmp_path), "validate")
     assert forced.err.startswith("\033[31mspec/llmgateway.yaml:1:1:")
     assert forced.err.endswith("\033[0m\n")
