@@ -68,7 +68,7 @@ KIND_ORDER = {
     kind: rank
     for rank, kinds in enumerate(
         [
-            ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"),
+            ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "PodDisruptionBudget"),
             ("Service", "Ingress", "NetworkPolicy"),
             ("PersistentVolumeClaim", "Cluster"),
             ("Secret", "ConfigMap", "ExternalSecret"),
