@@ -714,6 +714,7 @@ def run_secret(args: argparse.Namespace, output: Output) -> int:
             f"environment {args.env!r} takes its Secret from the External Secrets Operator; "
             "put the values in the store instead"
         )
+    values = secret_values(env, os.environ, generate=args.generate)
     if env.auth_secret.source == "generator" and args.format == "yaml":
         # kustomize's secretGenerator reads overlays/<env>/secret.env, not a manifest.
         output.note(
@@ -724,7 +725,6 @@ def run_secret(args: argparse.Namespace, output: Output) -> int:
             + f" --format env > overlays/{args.env}/secret.env",
             "yellow",
         )
-    values = secret_values(env, os.environ, generate=args.generate)
     if args.format == "env":
         output.out.write(secret_env_file(values))
     else:
