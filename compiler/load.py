@@ -64,7 +64,12 @@ def load_spec(path: str | Path = DEFAULT_SPEC_PATH, *, strict: bool = False) -> 
             )
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise SpecError([Problem(display, 1, 1, "", "spec file not found")]) from None
+        where = (
+            f": no {DEFAULT_SPEC_PATH} here; use -C DIR or --spec PATH"
+            if Path(path) == Path(DEFAULT_SPEC_PATH)
+            else ""
+        )
+        raise SpecError([Problem(display, 1, 1, "", f"spec file not found{where}")]) from None
     except IsADirectoryError:
         raise SpecError([Problem(display, 1, 1, "", "is a directory, not a spec file")]) from None
     except OSError as exc:
