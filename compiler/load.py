@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import sys
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from compiler.errors import Problem, SpecError
@@ -37,6 +39,8 @@ MAX_SPEC_BYTES = 1024 * 1024
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
 DEFAULT_SPEC_PATH = "spec/llmgateway.yaml"
+YAML_TAG = "tag:yaml.org,2002:"
+STR = YAML_TAG + "str"
 
 Path_ = tuple[str | int, ...]
 Positions = dict[Path_, tuple[int, int]]
@@ -106,7 +110,14 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     try:
-        document = yaml.load(text)
+        # Composed first, checked, then constructed: what the spec cannot take (a tag,
+        # a merge key, a key that is not a string) never reaches ruamel's constructors.
+        root = yaml.compose(text)
+        refused = first_refused(root, yaml.resolver) if root is not None else None
+        if refused is not None:
+            line, column, path, message = refused
+            raise SpecError([Problem(display, line, column, dotted(path), message)])
+        document = yaml.constructor.construct_document(root) if root is not None else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -123,6 +134,68 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
     except RecursionError:
         raise fail(1, 1, "YAML is nested too deeply to be a deployment spec") from None
     return PlainConverter(display, text).convert(document)
+
+
+def first_refused(root: Node, resolver: Any) -> tuple[int, int, Path_, str] | None:
+    """The first node, in document order, the spec does not take: where, and why."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool, Path_]] = [(root, False, ())]
+    while stack:
+        node, is_key, path = stack.pop()
+        if id(node) in seen:  # an alias: checked where its anchor is
+            continue
+        seen.add(id(node))
+        reason = refusal(node, is_key, resolver)
+        if reason is not None:
+            return node.start_mark.line + 1, node.start_mark.column + 1, path, reason
+        if isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack += [(value, False, (*path, str(key.value))), (key, True, path)]
+        elif isinstance(node, SequenceNode):
+            stack += [
+                (item, False, (*path, i)) for i, item in reversed(list(enumerate(node.value)))
+            ]
+    return None
+
+
+def refusal(node: Node, is_key: bool, resolver: Any) -> str | None:
+    """Why one node is refused: any tag other than the one YAML infers, a merge key, a key
+    that is not a string, or an integer too long for Python to read."""
+    tag = str(node.tag)
+    if isinstance(node, ScalarNode):
+        plain = node.style is None  # quoted and block scalars are strings
+        inferred = resolver.resolve(ScalarNode, node.value, (True, True)) if plain else STR
+        if is_key and tag == YAML_TAG + "merge":
+            return (
+                "merge keys ('<<') are not supported: environments already merge over "
+                "defaults; write the fields out"
+            )
+        if tag != inferred:
+            hint = "; quote the value instead" if tag == STR else ""
+            return f"tag {shown_tag(tag)} is not supported: the spec takes plain values{hint}"
+        limit = sys.get_int_max_str_digits()
+        if tag == YAML_TAG + "int" and limit and len(node.value) > limit:
+            return f"a number of {len(node.value):,} digits; numbers have at most {limit:,}"
+        if is_key and tag != STR:
+            kind = {"int": "a number", "float": "a number", "bool": "a boolean"}.get(
+                tag.removeprefix(YAML_TAG), "null"
+            )
+            written = one_line(node.value if len(node.value) <= 40 else node.value[:37] + "...")
+            return f"key {written} is {kind}, not a string; quote it if it is a name"
+        return None
+    expected = YAML_TAG + ("map" if isinstance(node, MappingNode) else "seq")
+    if tag != expected:
+        return f"tag {shown_tag(tag)} is not supported: the spec takes plain values"
+    if is_key:
+        return f"a {'mapping' if isinstance(node, MappingNode) else 'list'} cannot be a key"
+    return None
+
+
+def shown_tag(tag: str) -> str:
+    """`!!omap` for YAML's own tags, others as written."""
+    return (
+        "'" + one_line("!!" + tag.removeprefix(YAML_TAG) if tag.startswith(YAML_TAG) else tag) + "'"
+    )
 
 
 def flow_nesting(text: str) -> tuple[int, int] | None:
