@@ -405,6 +405,16 @@ def run_compile(args: argparse.Namespace, output: Output) -> int:
         f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged"
     )
     output.say(counts)
+    from compiler.golden import snapshot_note, stale_goldens
+
+    note = snapshot_note(
+        stale_goldens(
+            changes.created + changes.updated + changes.deleted,
+            [name for name, _ in spec.enabled()],
+        )
+    )
+    if note:
+        output.note(note)
     return ExitCode.OK
 
 
