@@ -49,10 +49,7 @@ def stale_goldens(paths: Iterable[str], environments: Iterable[str]) -> list[str
     """
     touched = list(paths)
     names = set(environments)
-    if any(p.startswith("base/") for p in touched):
-        changed = set(names)
-    else:
-        changed = set()
+    changed = set(names) if any(p.startswith("base/") for p in touched) else set()
     for path in touched:
         parts = path.split("/")
         if len(parts) >= 3 and parts[0] == "overlays" and parts[-1].endswith(".yaml"):
