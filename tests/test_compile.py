@@ -156,3 +156,15 @@ def test_invalid_spec_writes_nothing(project: Path) -> None:
     assert result.code == 2
     assert "environments.prod.replicas: must be at least 1, not 0" in result.err
     assert not (project / "base").exists()
+
+
+def test_emitter_escapes_what_yaml_readers_refuse() -> None:
+    from ruamel.yaml import YAML
+
+    from compiler.emit import dump
+
+    value = "a\x7fb\x80c\x85d\x9fe\ufffef\uffffg é ü 😀"
+    text = dump({"key": value, value: 1})
+    assert not any(ch in text for ch in "\x7f\x80\x85\x9f\ufffe\uffff")
+    assert "é ü 😀" in text  # printable characters stay readable
+    assert YAML(typ="safe", pure=True).load(text) == {"key": value, value: 1}
