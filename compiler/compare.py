@@ -358,7 +358,7 @@ def rendered_drift(expected: str, actual: str) -> list[str]:
     return lines
 
 
-QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
+QUANTITY = re.compile(r"([0-9.]+)([a-zA-Z]*)")
 FACTORS = {
     "": 1,
     "k": 10**3,
@@ -378,7 +378,7 @@ FACTORS = {
 
 
 def quantity_bytes(value: Any) -> float | None:
-    match = QUANTITY.match(str(value))
+    match = QUANTITY.fullmatch(str(value))
     if not match or match.group(2) not in FACTORS:
         return None
     try:

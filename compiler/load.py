@@ -154,7 +154,7 @@ def yaml_message(exc: MarkedYAMLError) -> str:
     problem = (exc.problem or "invalid YAML").strip()
     if "found duplicate key" in problem:
         key = problem.split('"')[1] if '"' in problem else ""
-        return f"duplicate key '{key}'" if key else "duplicate key"
+        return f"duplicate key '{one_line(key)}'" if key else "duplicate key"
     context = (exc.context or "").strip()
     return f"invalid YAML: {context + ': ' if context else ''}{problem}"
 
@@ -248,14 +248,21 @@ class PlainConverter:
 
 
 def dotted(path: Path_) -> str:
-    """`environments.prod.adminEmails[0]` from a path tuple."""
+    """`environments.prod.adminEmails[0]` from a path tuple, always on one line."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{one_line(part)}" if out else one_line(part)
     return out
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks, NUL and other unprintable characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -544,7 +551,7 @@ def pydantic_message(model: type[BaseModel], loc: Path_, error: Mapping[str, Any
 
 
 def unknown_field_message(key: Any, known: list[str]) -> str:
-    message = f"unknown field '{key}'"
+    message = f"unknown field '{one_line(str(key))}'"
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
     if close:
         return f"{message}; did you mean '{close[0]}'?"
