@@ -405,6 +405,16 @@ def run_compile(args: argparse.Namespace, output: Output) -> int:
         f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged"
     )
     output.say(counts)
+    from compiler.golden import snapshot_note, stale_goldens
+
+    note = snapshot_note(
+        stale_goldens(
+            changes.created + changes.updated + changes.deleted,
+            [name for name, _ in spec.enabled()],
+        )
+    )
+    if note:
+        output.note(note)
     return ExitCode.OK
 
 
@@ -531,7 +541,19 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
             output.say(f"  {output.paint(f'{state:<10}', 'red')} {item.path}")
             for line in item.details:
                 output.say(f"               {line}")
-        output.say("fix: python -m compiler compile")
+        if report.effects:
+            output.say("hand edits, by their effect on the rendered resources:")
+            for effect in report.effects:
+                output.say(f"  {effect.environment}: {effect.describe()}")
+                if effect.keep:
+                    output.say(f"      to keep it: set {effect.keep} in {args.spec}")
+        if report.hand_edited:
+            output.say(
+                "fix: python -m compiler compile (it reverts the hand edits; to keep one, "
+                "set it in the spec first)"
+            )
+        else:
+            output.say("fix: python -m compiler compile")
     if report.golden:
         output.say("golden: what kustomize renders differs from tests/golden/:")
         for golden in report.golden:

@@ -535,12 +535,44 @@ class SpecReader:
             for error in exc.errors(include_url=False):
                 loc: Path_ = tuple(error["loc"])
                 message = pydantic_message(model, loc, error)
+                if error["type"] == "extra_forbidden":
+                    message = self.indentation_hint(model, prefix, loc) or message
                 if merge is None:
                     self.problem((*prefix, *loc), message)
                 else:
                     override, findings, env_name = merge
                     self.merged_problem(loc, message, False, prefix, override, findings, env_name)
             return None
+
+    def indentation_hint(self, model: type[Settings], prefix: Path_, loc: Path_) -> str:
+        """For an unknown key that is a known key one level up or down: which line to check.
+
+        A key known one level up was indented too far: its own line. A key known one
+        level down belongs under a sibling field; when the mapping holding it is named
+        like that field, that mapping's key was dedented (`storage:` under an
+        environment reads as an environment named storage): its line.
+        """
+        key = str(loc[-1])
+        parent = loc[:-1]
+        if parent and key in field_names(model, parent[:-1]):
+            where, why = loc, "one level up"
+        else:
+            owners = [
+                n for n in field_names(model, parent) if key in field_names(model, (*parent, n))
+            ]
+            if not owners:
+                return ""
+            holder = (*prefix, *parent)[-1]
+            where = parent if holder in owners else loc
+            why = f"under '{holder if holder in owners else owners[0]}'"
+        path: Path_ = (*prefix, *where)
+        if path not in self.positions:  # an environment's key reported from the defaults
+            path = ("defaults", *where)
+        line, _ = self.locate(path)
+        return (
+            f"unknown field '{key}' here; check the indentation of line {line} "
+            f"('{key}' belongs {why})"
+        )
 
 
 def yaml_type(value: Any) -> str:
