@@ -402,14 +402,11 @@ def run_schema(args: argparse.Namespace, output: Output) -> int:
 def run_compile(args: argparse.Namespace, output: Output) -> int:
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     spec = load_spec(args.spec)
     print_warnings(spec.warnings, output)
-    tree = plan_tree(spec)
-    root = Path()
-    changes = diff_tree(root, tree)
-    apply_changes(root, tree, changes)
+    changes = write_tree(Path(), plan_tree(spec))
     for line in changes.lines():
         if args.quiet and line.lstrip().startswith("unchanged"):
             continue
@@ -758,13 +755,10 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
     from compiler.docs import DOCS_PATH
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     tree = {DOCS_PATH: plan_tree(load_spec(args.spec))[DOCS_PATH]}
-    changes = diff_tree(Path("."), tree)
-    changes.deleted = []  # only the page itself: nothing else is touched
-    changes.user_files = []
-    apply_changes(Path("."), tree, changes)
+    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
     for line in changes.lines():
         output.say(line)
     return ExitCode.OK
