@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from compiler import __version__
+from compiler import __version__, tools
 from compiler.errors import CompilerError, ExitCode, Problem, UsageError
+from compiler.tools import DEFAULT_TIMEOUT
 
 EXIT_CODES_HELP = """exit codes:
   0  success (validate: valid; compile: written; check: no drift; diff: no differences)
@@ -80,6 +81,16 @@ def spec_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 PROGRAM = "python -m compiler"
 DIRECTORY_HELP = "run as if started in DIR (the project root holding spec/, base/, overlays/)"
 
@@ -109,6 +120,13 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the output: auto (a terminal, and NO_COLOR unset), always or never",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="stop kustomize, kubectl or git after this long, exit 3 (default: %(default)g)",
     )
     parser.add_argument(
         "-C",
@@ -374,14 +392,10 @@ def run_schema(args: argparse.Namespace, output: Output) -> int:
     if args.output == "-":
         output.out.write(text)
         return ExitCode.OK
-    target = Path(args.output)
-    if target.exists() and target.read_text(encoding="utf-8") == text:
-        output.say(f"unchanged {args.output}")
-        return ExitCode.OK
     from compiler.write import write_file
 
-    write_file(target, text)
-    output.say(f"  written {args.output}")
+    written = write_file(Path(args.output), text)
+    output.say(f"  written {args.output}" if written else f"unchanged {args.output}")
     return ExitCode.OK
 
 
@@ -461,7 +475,10 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
         spec_bytes = Path(args.spec).read_bytes()
         lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
         found = cache.get_json("lint", lint_key)
-        if not isinstance(found, list):
+        if not isinstance(found, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
+            for i in found
+        ):
             from compiler.check import lint_all
             from compiler.load import load_spec
 
@@ -580,7 +597,7 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
 
 def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.check import file_drift
-    from compiler.golden import existing_goldens, golden_path, golden_text
+    from compiler.golden import write_goldens
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.plan import plan_tree
@@ -597,25 +614,8 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.render import render
 
     rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-    goldens = existing_goldens(root)
-    try:
-        (root / "tests" / "golden").mkdir(parents=True, exist_ok=True)
-        for name, text in zip(names, rendered, strict=True):
-            content = golden_text(name, text)
-            if goldens.get(name) == content:
-                output.say(f"unchanged {golden_path(name)}")
-                continue
-            (root / golden_path(name)).write_text(content, encoding="utf-8", newline="\n")
-            output.say(f"  written {golden_path(name)}")
-        for name in sorted(set(goldens) - set(names)):
-            (root / golden_path(name)).unlink()
-            output.say(f"  deleted {golden_path(name)}")
-    except OSError as exc:
-        from compiler.errors import WriteError
-
-        raise WriteError(
-            f"cannot write the golden manifests: {exc.strerror}: {exc.filename}"
-        ) from None
+    for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
+        output.say(line)
     return ExitCode.OK
 
 
@@ -846,14 +846,16 @@ def main(
         parser.print_help(output.err)
         return ExitCode.INVALID
     output.choose_colour(args.color, os.environ)
+    tools.TIMEOUT = args.timeout
     try:
-        if args.directory:
-            try:
-                os.chdir(args.directory)
-            except OSError as exc:
-                raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
-        run: Command = args.run
-        return run(args, output)
+        with tools.terminate_by_exception():
+            if args.directory:
+                try:
+                    os.chdir(args.directory)
+                except OSError as exc:
+                    raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
+            run: Command = args.run
+            return run(args, output)
     except CompilerError as exc:
         if args.debug:
             output.note("".join(traceback.format_exception(exc)).rstrip())
@@ -861,5 +863,10 @@ def main(
             output.note(line, "red")
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        tools.stop_all_tools()
         output.note("interrupted")
         return 130
+    except tools.Terminated:
+        tools.stop_all_tools()
+        output.note("terminated")
+        return 143

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import stat
 import sys
 import types
 import typing
@@ -26,6 +27,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from compiler.errors import Problem, SpecError
+from compiler.files import FileTooLargeError, NotRegularFileError, kind_of, read_regular
 from compiler.spec import (
     EnvironmentSettings,
     Settings,
@@ -52,32 +54,31 @@ def load_spec(path: str | Path = DEFAULT_SPEC_PATH, *, strict: bool = False) -> 
     With ``strict``, warnings are errors.
     """
     display = str(path)
+
+    def fail(message: str) -> SpecError:
+        return SpecError([Problem(display, 1, 1, "", message)])
+
+    limit = f"the limit is {MAX_SPEC_BYTES:,} (1 MiB)"
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_SPEC_BYTES:  # refused before reading, so memory stays flat
-            raise SpecError(
-                [
-                    Problem(
-                        display,
-                        1,
-                        1,
-                        "",
-                        f"spec is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,} (1 MiB)",
-                    )
-                ]
-            )
-        raw = Path(path).read_bytes()
+        # At most the limit + 1 bytes are read, whatever stat says (/dev/zero says 0).
+        raw = read_regular(path, MAX_SPEC_BYTES)
+    except FileTooLargeError as exc:  # refused before reading, so memory stays flat
+        raise fail(f"spec is {exc.size:,} bytes; {limit}") from None
+    except NotRegularFileError as exc:
+        if stat.S_ISDIR(exc.mode):
+            raise fail("is a directory, not a spec file") from None
+        raise fail(f"is {kind_of(exc.mode)}, not a regular file; refusing to read it") from None
     except FileNotFoundError:
         where = (
             f": no {DEFAULT_SPEC_PATH} here; use -C DIR or --spec PATH"
             if Path(path) == Path(DEFAULT_SPEC_PATH)
             else ""
         )
-        raise SpecError([Problem(display, 1, 1, "", f"spec file not found{where}")]) from None
-    except IsADirectoryError:
-        raise SpecError([Problem(display, 1, 1, "", "is a directory, not a spec file")]) from None
+        raise fail(f"spec file not found{where}") from None
     except OSError as exc:
-        raise SpecError([Problem(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+        raise fail(f"cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise fail(f"spec is more than {MAX_SPEC_BYTES:,} bytes; {limit}")
     return parse_spec(raw, display, strict=strict)
 
 

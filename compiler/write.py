@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.emit import HEADER_MARK
 from compiler.errors import UsageError, WriteError
+from compiler.files import NotRegularFileError, read_regular
 
 GENERATED_DIRS = ("base", "overlays", "docs", "gitops")
 TEMP_SUFFIX = ".llmgw-tmp"
@@ -148,10 +151,16 @@ def first_non_directory(root: Path, rel: str) -> str | None:
 
 
 def read_file(path: Path) -> bytes:
-    if path.is_symlink():
-        return b""
+    """A file under the generated directories; b"" for a link (a user's, never read).
+
+    A FIFO, device or socket there is refused (exit 2): reading it could block forever.
+    """
     try:
-        return path.read_bytes()
+        return read_regular(path)
+    except NotRegularFileError as exc:
+        if stat.S_ISLNK(exc.mode):
+            return b""
+        raise
     except OSError as exc:
         raise WriteError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -253,13 +262,44 @@ def prune_empty_dirs(root: Path, deleted: list[str]) -> None:
             directory = directory.parent
 
 
-def write_file(path: Path, text: str) -> None:
+def write_file(path: Path, text: str) -> bool:
     """Write one file the user asked for (schema, imported spec, rendered manifests)
-    whole or not at all: a temporary file beside it, then a rename."""
+    whole or not at all; False when it already holds ``text``.
+
+    Never through a link: the target must be a regular file or absent, and the
+    temporary file beside it gets a fresh name created exclusively (a planted
+    `FILE.llmgw-tmp` is never used), then is renamed over the target.
+    """
+    data = text.encode("utf-8")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(path.name + TEMP_SUFFIX)
-        temp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temp, path)
+        if read_regular(path) == data:
+            return False
+    except FileNotFoundError:
+        pass
+    except NotRegularFileError as exc:
+        raise NotRegularFileError(path, exc.mode, "write") from None
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror}") from None
+    temp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        temp = Path(name)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, 0o666 & ~current_umask())
+        os.replace(temp, path)
+        temp = None
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+    return True
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
