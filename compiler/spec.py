@@ -25,9 +25,10 @@ from compiler.errors import Problem
 BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 DECIMAL_SUFFIXES = ("k", "M", "G", "T", "P", "E")
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-# The module's own rule for the storage size, binary and decimal suffixes only ("K" is
-# not one: Kubernetes' decimal kilo is "k", k8s.io/apimachinery/pkg/api/resource/suffix.go).
-STORAGE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M)")
+# The module's own rule for the storage size, binary and decimal suffixes only, with
+# Kubernetes' decimal kilo "k" where the module had "K", which the API server refuses
+# (<decimalSI> in k8s.io/apimachinery/pkg/api/resource/quantity.go).
+STORAGE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|k)")
 # Kubernetes resource quantities (cpu "100m", "1", memory "512Mi", "2G").
 RESOURCE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ei|Pi|Ti|Gi|Mi|Ki|[numkMGTPE])?")
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([^@]+)")
