@@ -608,6 +608,8 @@ def pydantic_message(model: type[BaseModel], loc: Path_, error: Mapping[str, Any
         return str(ctx.get("error", error["msg"]))
     if kind == "greater_than_equal":
         return f"must be at least {ctx['ge']}, not {short(given)}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}, not {short(given)}"
     if kind == "literal_error":
         return f"must be {ctx['expected']}, not {short(given)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
