@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,8 +33,37 @@ def fake(directory: Path, name: str, script: str) -> Path:
     return path
 
 
+class Hung(BaseException):
+    """Raised by the alarm; a BaseException so that no handler of the code under test
+    (which catches OSError, TimeoutError included) can swallow it."""
+
+
 def compiler(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m compiler ARGS` in a child process, failing the test after DEADLINE."""
+    """`python -m compiler ARGS` in this process, failing the test after DEADLINE seconds
+    (an alarm interrupts a blocking open or read) instead of hanging the suite."""
+
+    def hung(signum: int, frame: object) -> None:
+        raise Hung(f"python -m compiler {' '.join(args)} hung for {DEADLINE} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(DEADLINE)
+    try:
+        result = run_cli(*args)
+    except Hung as exc:
+        pytest.fail(str(exc))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return subprocess.CompletedProcess(list(args), result.code, result.out, result.err)
+
+
+def compiler_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m compiler ARGS` in a child process limited to DEADLINE seconds and
+    2 GiB of address space: reading /dev/zero whole would never be interrupted."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
     try:
         return subprocess.run(
             [sys.executable, "-m", "compiler", *args],
@@ -40,6 +71,7 @@ def compiler(*args: str) -> subprocess.CompletedProcess[str]:
             text=True,
             timeout=DEADLINE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=limit_memory,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"python -m compiler {' '.join(args)} hung for {DEADLINE} s")
@@ -189,7 +221,7 @@ def test_a_spec_that_is_not_a_regular_file_is_refused(kind: str, project: Path) 
         spec = Path("/dev/zero")
         what = "a character device"
     for command in ("compile",):  # every command reads the spec through load_spec
-        result = compiler(command, "--spec", str(spec))
+        result = compiler_process(command, "--spec", str(spec))
         assert (result.returncode, result.stderr) == (
             2,
             f"{spec}:1:1: is {what}, not a regular file; refusing to read it\n",
