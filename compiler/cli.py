@@ -400,6 +400,12 @@ def run_compile(args: argparse.Namespace, output: Output) -> int:
         if args.quiet and line.lstrip().startswith("unchanged"):
             continue
         output.say(line)
+    from compiler.secretenv import IGNORE_RULE, ensure_ignore_rule, left_behind
+
+    if ensure_ignore_rule(root, spec):
+        output.say(f"  updated .gitignore (added {IGNORE_RULE}: secret.env stays out of git)")
+    for stray in left_behind(root, spec):
+        output.note(f"warning: {stray.warning()}", "yellow")
     counts = (
         f"{len(changes.created)} created, {len(changes.updated)} updated, "
         f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged"
@@ -547,6 +553,8 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
         output.finding(finding.render(), finding.severity)
     if any(f.severity == "error" for f in report.findings):
         output.say("lint: the rendered manifests fail validation (findings on stderr)")
+    for problem in report.secrets:
+        output.say(f"{output.paint('secret:', 'red')} {problem}")
     if report.failed:
         return ExitCode.DIFFERENCES
     output.say(

@@ -1,4 +1,5 @@
-"""The few git operations `diff` needs: pick the base revision, export its generated tree."""
+"""The few git operations the compiler needs: `diff` picks a base revision and exports
+its generated tree; `check` asks which secret.env files git tracks or ignores."""
 
 from __future__ import annotations
 
@@ -20,6 +21,37 @@ def git(*args: str, cwd: Path | None = None) -> str:
     if done.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip() or done.returncode}")
     return done.stdout
+
+
+def is_work_tree(cwd: Path | None = None) -> bool:
+    """Whether ``cwd`` is inside a git work tree (False too when git cannot run)."""
+    try:
+        return git("rev-parse", "--is-inside-work-tree", cwd=cwd).strip() == "true"
+    except GitError:
+        return False
+
+
+def tracked(paths: list[str], cwd: Path | None = None) -> set[str]:
+    """Those of ``paths`` that git tracks."""
+    return set(git("ls-files", "-z", "--", *paths, cwd=cwd).split("\0")) - {""}
+
+
+def ignored(paths: list[str], cwd: Path | None = None) -> set[str]:
+    """Those of ``paths`` that git ignores (check-ignore exits 1 when it ignores none)."""
+    try:
+        done = subprocess.run(
+            ["git", "check-ignore", "-z", "--stdin"],
+            input="\0".join(paths),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror}") from None
+    if done.returncode not in (0, 1):
+        raise GitError(f"git check-ignore failed: {done.stderr.strip() or done.returncode}")
+    return set(done.stdout.split("\0")) - {""}
 
 
 def has_revision(revision: str, cwd: Path | None = None) -> bool:
