@@ -37,15 +37,27 @@ class Output:
         self.out = out
         self.err = err
         self.colour = colour
+        # Every known secret value is hidden from what we print (secretenv.redact_text);
+        # only `secret` writes a value, to stdout, bypassing it.
+        self.secrets: list[str] = []
 
     def paint(self, text: str, colour: str) -> str:
         return f"\033[{COLOURS[colour]}m{text}\033[0m" if self.colour else text
 
+    def redact(self, text: str) -> str:
+        from compiler.secretenv import redact_text
+
+        return redact_text(text, self.secrets) if self.secrets else text
+
     def say(self, text: str = "") -> None:
-        print(text, file=self.out)
+        print(self.redact(text), file=self.out)
 
     def note(self, text: str) -> None:
-        print(text, file=self.err)
+        print(self.redact(text), file=self.err)
+
+    def write(self, text: str) -> None:
+        """Results as they are (no newline added), redacted like every line."""
+        self.out.write(self.redact(text))
 
 
 Command = Callable[[argparse.Namespace, Output], int]
@@ -236,9 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
         "print the Secret an environment needs (stdout only)",
         "Print the Secret of an environment whose authSecret.source is existing (a manifest "
         "for `kubectl apply -f -`) or generator (--format env, for overlays/<env>/secret.env). "
-        "Each value comes from the environment variable LLMGATEWAY_<KEY> "
-        "(LLMGATEWAY_AUTH_SECRET, ...); --generate makes random values for AUTH_SECRET and "
-        "GATEWAY_API_KEY_HASH_SECRET when unset. Nothing is written to disk.",
+        "The Secret needs two keys in every mode (with external-secrets, put both in the "
+        "store): AUTH_SECRET (signs sessions) and GATEWAY_API_KEY_HASH_SECRET (hashes API "
+        "keys), plus authSecret.extraKeys. Each value comes from the environment variable "
+        "LLMGATEWAY_<KEY> (LLMGATEWAY_AUTH_SECRET, LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET, "
+        "...); --generate makes an independent random value for each of the two when unset. "
+        "Nothing is written to disk.",
     )
     spec_argument(secret)
     secret.add_argument("--env", required=True, metavar="ENV", help="the environment")
@@ -426,9 +441,9 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     if args.output:
         from compiler.write import write_file
 
-        write_file(Path(args.output), text)
+        write_file(Path(args.output), output.redact(text))
     else:
-        output.out.write(text)
+        output.write(text)
     return ExitCode.OK
 
 
@@ -612,9 +627,9 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
     review = diff_environments(label, old, new)
     if args.format == "text":
-        output.out.write(to_text(review, output.paint))
+        output.write(to_text(review, output.paint))
     else:
-        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
+        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
@@ -758,9 +773,9 @@ def run_live_diff(args: argparse.Namespace, output: Output) -> int:
         "the cluster (kubectl diff --server-side)", {name: live}, {name: merged}
     )
     if args.format == "text":
-        output.out.write(to_text(review, output.paint))
+        output.write(to_text(review, output.paint))
     else:
-        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
+        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
@@ -798,6 +813,9 @@ def main(
                 os.chdir(args.directory)
             except OSError as exc:
                 raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
+        from compiler.secretenv import known_secret_values
+
+        output.secrets = known_secret_values(Path("."), os.environ)
         run: Command = args.run
         return run(args, output)
     except CompilerError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from compiler.compare import load_documents
 from compiler.errors import ExternalError
+from compiler.secretenv import check_secret_env
 
 # Fields the API server sets; they differ between live and merged objects by nature.
 SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
@@ -59,6 +60,8 @@ def live_diff(overlay: Path) -> tuple[list[Any], list[Any]]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise ExternalError("diff --live needs kubectl on PATH (and a reachable cluster)")
+    # kubectl's kustomize reads a generator's secret.env: refuse a malformed one first.
+    check_secret_env(overlay)
     with tempfile.TemporaryDirectory(prefix="llmgw-live-") as scratch:
         capture = Path(scratch) / "capture"
         capture.mkdir()

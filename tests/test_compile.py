@@ -28,7 +28,7 @@ def test_committed_tree_is_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run_cli("compile")
     assert result.code == 0, result.err
     assert "created" not in result.out.replace("0 created", "")
-    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 24 unchanged"
+    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 26 unchanged"
     assert committed_tree() == before
 
 

@@ -33,8 +33,10 @@ ENDPOINTS = ["ui", "api", "admin"]
 def overrides(draw: st.DrawFn, index: int) -> dict[str, Any]:
     """One environment's overrides, valid whatever the defaults are."""
     env: dict[str, Any] = {"namespace": f"llm-{index}"}
-    if draw(st.booleans()):
-        env["domain"] = draw(st.sampled_from(["a.example.com", "llm.example.org", "x.io"]))
+    # Environments share no host (the first may keep the defaults' domain).
+    if index > 0 or draw(st.booleans()):
+        parent = draw(st.sampled_from(["a.example.com", "llm.example.org", "x.io"]))
+        env["domain"] = f"env{index}.{parent}"
     replicas = draw(st.integers(min_value=1, max_value=5))
     env["replicas"] = replicas
     external = draw(st.booleans())
@@ -57,7 +59,7 @@ def overrides(draw: st.DrawFn, index: int) -> dict[str, Any]:
     source = draw(st.sampled_from(["existing", "external-secrets", "generator"]))
     secret: dict[str, Any] = {"source": source}
     if draw(st.booleans()):
-        secret["extraKeys"] = ["GATEWAY_API_KEY_HASH_SECRET"]
+        secret["extraKeys"] = ["LLM_OPENAI_API_KEY"]
     if source == "external-secrets":
         secret["externalSecrets"] = {"store": {"name": "vault"}, "remoteKey": f"llm/{index}"}
     env["authSecret"] = secret
