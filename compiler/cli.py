@@ -755,8 +755,10 @@ def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
         else ""
     )
     output.note(
-        f"note: {hint}create the Secret outside git: LLMGATEWAY_AUTH_SECRET=<the value> "
-        f"python -m compiler secret --env {args.env_name} | kubectl apply -f -"
+        f"note: {hint}create the Secret outside git, keeping the module's AUTH_SECRET and "
+        "generating the GATEWAY_API_KEY_HASH_SECRET the app also needs: "
+        f"LLMGATEWAY_AUTH_SECRET=<the value> python -m compiler secret --env {args.env_name} "
+        "--generate | kubectl apply -f -"
     )
     return ExitCode.OK
 
