@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,19 +30,36 @@ EXIT_CODES_HELP = """exit codes:
 COLOURS = {"red": "31", "green": "32", "yellow": "33", "bold": "1"}
 
 
+def painted(text: str, colour: str | None, on: bool) -> str:
+    return f"\033[{COLOURS[colour]}m{text}\033[0m" if on and colour else text
+
+
 class Output:
-    """Where commands write: results to stdout, diagnostics to stderr."""
+    """Where commands write: results to stdout, diagnostics to stderr.
+
+    Colour is decided per stream: `lint 2>log` on a terminal colours stdout only.
+    """
 
     def __init__(self, out: TextIO, err: TextIO, colour: bool = False) -> None:
         self.out = out
         self.err = err
-        self.colour = colour
+        self.out_colour = colour
+        self.err_colour = colour
         # Every known secret value is hidden from what we print (secretenv.redact_text);
         # only `secret` writes a value, to stdout, bypassing it.
         self.secrets: list[str] = []
 
+    def choose_colour(self, mode: str, environ: Mapping[str, str]) -> None:
+        """--color: always, never, or auto (a terminal, and NO_COLOR unset), per stream."""
+        for stream, attribute in ((self.out, "out_colour"), (self.err, "err_colour")):
+            if mode == "auto":
+                setattr(self, attribute, stream.isatty() and not environ.get("NO_COLOR"))
+            else:
+                setattr(self, attribute, mode == "always")
+
     def paint(self, text: str, colour: str) -> str:
-        return f"\033[{COLOURS[colour]}m{text}\033[0m" if self.colour else text
+        """Text for stdout, coloured when stdout is."""
+        return painted(text, colour, self.out_colour)
 
     def redact(self, text: str) -> str:
         from compiler.secretenv import redact_text
@@ -52,12 +69,15 @@ class Output:
     def say(self, text: str = "") -> None:
         print(self.redact(text), file=self.out)
 
-    def note(self, text: str) -> None:
-        print(self.redact(text), file=self.err)
+    def note(self, text: str, colour: str | None = None) -> None:
+        print(painted(self.redact(text), colour, self.err_colour), file=self.err)
 
     def write(self, text: str) -> None:
         """Results as they are (no newline added), redacted like every line."""
         self.out.write(self.redact(text))
+
+    def finding(self, line: str, severity: str) -> None:
+        self.note(line, "red" if severity == "error" else "yellow")
 
 
 Command = Callable[[argparse.Namespace, Output], int]
@@ -72,9 +92,21 @@ def spec_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+PROGRAM = "python -m compiler"
+DIRECTORY_HELP = "run as if started in DIR (the project root holding spec/, base/, overlays/)"
+
+
+def program_name(argv0: str) -> str:
+    """The program as invoked: the console script's name, else `python -m compiler`."""
+    name = Path(argv0).name
+    if not name or name == "__main__.py" or name.startswith("python") or name == "-c":
+        return PROGRAM
+    return name
+
+
+def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m compiler",
+        prog=prog,
         description=(
             "Compile the typed LLM Gateway spec (spec/llmgateway.yaml) into a Kustomize "
             "base/ and one overlay per environment under overlays/."
@@ -94,20 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
         "-C",
         dest="directory",
         metavar="DIR",
-        help="run as if started in DIR (the project root holding spec/, base/, overlays/)",
+        help=DIRECTORY_HELP,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, summary: str, description: str, epilog: str = ""
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
             help=summary,
             description=description,
-            epilog=EXIT_CODES_HELP,
+            epilog=epilog + ("\n" if epilog else "") + EXIT_CODES_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        # -C is accepted after the command too (`compiler validate -C DIR`).
+        sub.add_argument(
+            "-C", dest="directory", metavar="DIR", default=argparse.SUPPRESS, help=DIRECTORY_HELP
         )
         return sub
 
@@ -273,12 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     spec_argument(docs)
     docs.set_defaults(run=run_docs)
 
+    from compiler.terraform import variables_help
+
     importer = command(
         "import-terraform",
         "write a spec from the Terraform module's variables",
         "Read the Terraform module's variables from a .tfvars file and TF_VAR_* environment "
         "variables (the file wins) and write a commented spec that compiles to the resources "
-        "the module created. The auth secret's value is never copied.",
+        "the module created, with its JSON Schema beside it. The auth secret's value is "
+        "never copied; no value of a sensitive variable is ever printed.",
+        epilog=variables_help(),
     )
     importer.add_argument("--tfvars", metavar="FILE", help="a .tfvars file of the module")
     importer.add_argument(
@@ -290,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="spec/llmgateway.yaml",
         metavar="PATH",
         help="where to write the spec (default: %(default)s)",
+    )
+    importer.add_argument(
+        "--namespace",
+        default="llmgateway",
+        metavar="NAME",
+        help="namespace of the environment (default: %(default)s, the module's)",
     )
     importer.add_argument("--force", action="store_true", help="overwrite an existing spec")
     importer.set_defaults(run=run_import_terraform)
@@ -306,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def print_warnings(warnings: Sequence[Problem], output: Output) -> None:
     for warning in warnings:
-        output.note(warning.render())
+        output.note(warning.render(), "yellow")
 
 
 def run_validate(args: argparse.Namespace, output: Output) -> int:
@@ -372,6 +420,16 @@ def run_compile(args: argparse.Namespace, output: Output) -> int:
         f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged"
     )
     output.say(counts)
+    from compiler.golden import snapshot_note, stale_goldens
+
+    note = snapshot_note(
+        stale_goldens(
+            changes.created + changes.updated + changes.deleted,
+            [name for name, _ in spec.enabled()],
+        )
+    )
+    if note:
+        output.note(note)
     return ExitCode.OK
 
 
@@ -429,9 +487,7 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
             ]
             cache.put("lint", lint_key, json.dumps(found))
         for item in found:
-            output.note(
-                output.paint(item["line"], "red" if item["severity"] == "error" else "yellow")
-            )
+            output.finding(item["line"], item["severity"])
         if any(item["severity"] == "error" for item in found):
             output.note(
                 "error: the rendered manifests fail validation (see above); --no-validate skips it"
@@ -500,7 +556,19 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
             output.say(f"  {output.paint(f'{state:<10}', 'red')} {item.path}")
             for line in item.details:
                 output.say(f"               {line}")
-        output.say("fix: python -m compiler compile")
+        if report.effects:
+            output.say("hand edits, by their effect on the rendered resources:")
+            for effect in report.effects:
+                output.say(f"  {effect.environment}: {effect.describe()}")
+                if effect.keep:
+                    output.say(f"      to keep it: set {effect.keep} in {args.spec}")
+        if report.hand_edited:
+            output.say(
+                "fix: python -m compiler compile (it reverts the hand edits; to keep one, "
+                "set it in the spec first)"
+            )
+        else:
+            output.say("fix: python -m compiler compile")
     if report.golden:
         output.say("golden: what kustomize renders differs from tests/golden/:")
         for golden in report.golden:
@@ -513,9 +581,7 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
                 output.say(f"               {line}")
         output.say("fix: review the change, then python -m compiler snapshot")
     for finding in report.findings:
-        output.note(
-            output.paint(finding.render(), "red" if finding.severity == "error" else "yellow")
-        )
+        output.finding(finding.render(), finding.severity)
     if any(f.severity == "error" for f in report.findings):
         output.say("lint: the rendered manifests fail validation (findings on stderr)")
     if report.failed:
@@ -643,7 +709,7 @@ def lint_rendered(
 
     findings = lint_all(spec, list(names), list(rendered))
     for found in findings:
-        output.note(output.paint(found.render(), "red" if found.severity == "error" else "yellow"))
+        output.finding(found.render(), found.severity)
     return not any(f.severity == "error" or strict for f in findings)
 
 
@@ -686,6 +752,16 @@ def run_secret(args: argparse.Namespace, output: Output) -> int:
             "put the values in the store instead"
         )
     values = secret_values(env, os.environ, generate=args.generate)
+    if env.auth_secret.source == "generator" and args.format == "yaml":
+        # kustomize's secretGenerator reads overlays/<env>/secret.env, not a manifest.
+        output.note(
+            f"warning: environment {args.env!r} makes its Secret with a secretGenerator, "
+            "which does not use this YAML manifest; write its env file instead: "
+            f"python -m compiler secret --env {args.env}"
+            + (" --generate" if args.generate else "")
+            + f" --format env > overlays/{args.env}/secret.env",
+            "yellow",
+        )
     if args.format == "env":
         output.out.write(secret_env_file(values))
     else:
@@ -710,48 +786,29 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
-    from compiler.errors import Problem, SpecError
-    from compiler.load import parse_spec
-    from compiler.spec import check_dns_label
-    from compiler.terraform import build_spec, gather, read_tfvars, variable_of
+    from compiler.terraform import import_terraform
 
-    try:
-        check_dns_label(args.env_name)
-    except ValueError as exc:
-        raise UsageError(f"--env-name: {exc}") from None
-    tfvars = None
-    if args.tfvars:
-        try:
-            text = Path(args.tfvars).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {args.tfvars}: {exc}") from None
-        tfvars = read_tfvars(text, args.tfvars)
-    values = gather(tfvars, args.tfvars or "", os.environ)
-    imported = build_spec(values, args.env_name)
-    try:
-        parse_spec(imported.spec.encode(), args.output)
-    except SpecError as error:
-        raise SpecError(
-            Problem(
-                p.file,
-                p.line,
-                p.column,
-                p.path,
-                p.message + (f" (from {variable_of(p.path)})" if variable_of(p.path) else ""),
-            )
-            for p in error.problems
-        ) from None
-    target = Path(args.output)
-    if target.exists() and not args.force:
-        raise UsageError(f"{args.output} exists; use --force to replace it (or --output PATH)")
-    from compiler.write import write_file
-
-    write_file(target, imported.spec)
-    output.say(f"  written {args.output}")
-    output.say("next: python -m compiler compile")
+    result = import_terraform(
+        args.tfvars,
+        args.env_name,
+        args.namespace,
+        args.output,
+        force=args.force,
+        environ=os.environ,
+    )
+    for path in result.written:
+        output.say(f"  written {path}")
+    for risk in result.imported.risks:
+        output.note(f"warning: {risk}", "yellow")
+    spec = "" if args.output == "spec/llmgateway.yaml" else f" --spec {args.output}"
+    output.say(f"next: python -m compiler compile{spec}   (writes base/ and overlays/)")
+    output.say(
+        f"      python -m compiler snapshot{spec}  (after review: the rendered manifests "
+        "in tests/golden/)"
+    )
     hint = (
         "the value given to llmgateway_auth_secret was not copied; "
-        if imported.secret_given
+        if result.imported.secret_given
         else ""
     )
     output.note(
@@ -797,7 +854,7 @@ def main(
 ) -> int:
     """Run the command line; return the exit code."""
     output = Output(out or sys.stdout, err or sys.stderr)
-    parser = build_parser()
+    parser = build_parser(PROGRAM if argv is not None else program_name(sys.argv[0]))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help, --version, or a usage error
@@ -805,10 +862,7 @@ def main(
     if args.command is None:
         parser.print_help(output.err)
         return ExitCode.INVALID
-    if args.color == "always":
-        output.colour = True
-    elif args.color == "auto":
-        output.colour = output.out.isatty() and not os.environ.get("NO_COLOR")
+    output.choose_colour(args.color, os.environ)
     try:
         if args.directory:
             try:
@@ -824,7 +878,7 @@ def main(
         if args.debug:
             output.note("".join(traceback.format_exception(exc)).rstrip())
         for line in exc.lines():
-            output.note(line)
+            output.note(line, "red")
         return int(exc.exit_code)
     except KeyboardInterrupt:
         output.note("interrupted")

@@ -148,23 +148,78 @@ def secret_key_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldCh
     return changes
 
 
+# kustomize's generators append a content hash to the name: ten characters of the hex
+# digest with 0, 1, 3, a and e replaced by g, h, k, m and t (api/hasher/hasher.go, encode).
+HASH_SUFFIX = re.compile(r"-[2456789bcdfghkmt]{10}\Z")
+GENERATED_KINDS = ("Secret", "ConfigMap")
+
+
+def unhashed(rid: ResourceId) -> ResourceId | None:
+    """The identity without kustomize's hash suffix, for a generated Secret or ConfigMap."""
+    api, kind, namespace, name = rid
+    if kind not in GENERATED_KINDS or not HASH_SUFFIX.search(name):
+        return None
+    return (api, kind, namespace, HASH_SUFFIX.sub("", name))
+
+
+def hash_renames(
+    removed: Iterable[ResourceId], added: Iterable[ResourceId]
+) -> dict[ResourceId, ResourceId]:
+    """Generated resources whose hash suffix changed: new identity -> old identity.
+
+    Only one-to-one matches are paired; anything ambiguous stays a removal and an addition.
+    """
+
+    def by_stem(ids: Iterable[ResourceId]) -> dict[ResourceId, list[ResourceId]]:
+        found: dict[ResourceId, list[ResourceId]] = {}
+        for rid in ids:
+            stem = unhashed(rid)
+            if stem is not None:
+                found.setdefault(stem, []).append(rid)
+        return found
+
+    old_stems, new_stems = by_stem(removed), by_stem(added)
+    return {
+        new_ids[0]: old_stems[stem][0]
+        for stem, new_ids in new_stems.items()
+        if len(new_ids) == 1 and len(old_stems.get(stem, [])) == 1
+    }
+
+
+def changed_resource(rid: ResourceId, old: Any, new: Any) -> ResourceChange | None:
+    old_visible, old_hidden = redact_secret(old)
+    new_visible, new_hidden = redact_secret(new)
+    changes = field_changes(old_visible, new_visible)
+    changes += secret_key_changes(old_hidden, new_hidden)
+    return ResourceChange(rid, "changed", changes) if changes else None
+
+
 def compare_resources(old: list[Any], new: list[Any]) -> list[ResourceChange]:
-    """Resources matched by apiVersion, kind, namespace and name; secrets redacted."""
+    """Resources matched by apiVersion, kind, namespace and name; secrets redacted.
+
+    A generated Secret or ConfigMap whose content hash changed is one changed resource
+    (its `metadata.name` among the changes), not a removal and an addition.
+    """
     before = index_resources(old)
     after = index_resources(new)
+    renamed = hash_renames(set(before) - set(after), set(after) - set(before))
+    paired = set(renamed.values())
     out: list[ResourceChange] = []
     for rid in sorted(set(before) | set(after)):
-        if rid not in before:
+        if rid in paired:
+            continue
+        if rid in renamed:
+            change = changed_resource(rid, before[renamed[rid]], after[rid])
+            if change:
+                out.append(change)
+        elif rid not in before:
             out.append(ResourceChange(rid, "added", resource_fields(after[rid])))
         elif rid not in after:
             out.append(ResourceChange(rid, "removed"))
         else:
-            old_visible, old_hidden = redact_secret(before[rid])
-            new_visible, new_hidden = redact_secret(after[rid])
-            changes = field_changes(old_visible, new_visible)
-            changes += secret_key_changes(old_hidden, new_hidden)
-            if changes:
-                out.append(ResourceChange(rid, "changed", changes))
+            change = changed_resource(rid, before[rid], after[rid])
+            if change:
+                out.append(change)
     return out
 
 
@@ -303,7 +358,7 @@ def rendered_drift(expected: str, actual: str) -> list[str]:
     return lines
 
 
-QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
+QUANTITY = re.compile(r"([0-9.]+)([a-zA-Z]*)")
 FACTORS = {
     "": 1,
     "k": 10**3,
@@ -323,7 +378,7 @@ FACTORS = {
 
 
 def quantity_bytes(value: Any) -> float | None:
-    match = QUANTITY.match(str(value))
+    match = QUANTITY.fullmatch(str(value))
     if not match or match.group(2) not in FACTORS:
         return None
     try:

@@ -23,6 +23,10 @@ _NUMBER = re.compile(
     r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
 )
+# Characters YAML does not allow raw in a stream (C1 controls, DEL, surrogates, U+FFFE and
+# U+FFFF; YAML 1.2 section 5.1): json.dumps(ensure_ascii=False) keeps them, so they are
+# escaped here.
+_NON_PRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _KEYWORDS = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
 
 
@@ -57,7 +61,9 @@ def scalar(value: Any) -> str:
             and not _NUMBER.fullmatch(value)
         ):
             return value
-        return json.dumps(value, ensure_ascii=False)
+        return _NON_PRINTABLE.sub(
+            lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
+        )
     raise TypeError(f"cannot emit {type(value).__name__} as YAML")
 
 

@@ -8,6 +8,7 @@ shows up even when the overlays look the same.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from compiler.emit import HEADER_MARK
@@ -38,3 +39,30 @@ def existing_goldens(root: Path) -> dict[str, str]:
         if text.startswith(f"# {HEADER_MARK} snapshot"):
             found[path.stem] = text
     return found
+
+
+def stale_goldens(paths: Iterable[str], environments: Iterable[str]) -> list[str]:
+    """Environments whose rendering a write of ``paths`` changes (base/ changes them all).
+
+    ``paths`` are the generated files created, updated or deleted; ``environments`` the
+    enabled ones. A new or removed overlay counts as changed.
+    """
+    touched = list(paths)
+    names = set(environments)
+    changed = set(names) if any(p.startswith("base/") for p in touched) else set()
+    for path in touched:
+        parts = path.split("/")
+        if len(parts) >= 3 and parts[0] == "overlays" and parts[-1].endswith(".yaml"):
+            changed.add(parts[1])
+    return sorted(changed)
+
+
+def snapshot_note(environments: list[str]) -> str | None:
+    """What `compile` says when it changed what environments render."""
+    if not environments:
+        return None
+    return (
+        f"note: this changes what {', '.join(environments)} render"
+        f"{'s' if len(environments) == 1 else ''}; review it (python -m compiler diff), "
+        "then update the golden manifests: python -m compiler snapshot"
+    )

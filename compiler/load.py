@@ -64,7 +64,12 @@ def load_spec(path: str | Path = DEFAULT_SPEC_PATH, *, strict: bool = False) -> 
             )
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise SpecError([Problem(display, 1, 1, "", "spec file not found")]) from None
+        where = (
+            f": no {DEFAULT_SPEC_PATH} here; use -C DIR or --spec PATH"
+            if Path(path) == Path(DEFAULT_SPEC_PATH)
+            else ""
+        )
+        raise SpecError([Problem(display, 1, 1, "", f"spec file not found{where}")]) from None
     except IsADirectoryError:
         raise SpecError([Problem(display, 1, 1, "", "is a directory, not a spec file")]) from None
     except OSError as exc:
@@ -149,7 +154,7 @@ def yaml_message(exc: MarkedYAMLError) -> str:
     problem = (exc.problem or "invalid YAML").strip()
     if "found duplicate key" in problem:
         key = problem.split('"')[1] if '"' in problem else ""
-        return f"duplicate key '{key}'" if key else "duplicate key"
+        return f"duplicate key '{one_line(key)}'" if key else "duplicate key"
     context = (exc.context or "").strip()
     return f"invalid YAML: {context + ': ' if context else ''}{problem}"
 
@@ -243,14 +248,21 @@ class PlainConverter:
 
 
 def dotted(path: Path_) -> str:
-    """`environments.prod.adminEmails[0]` from a path tuple."""
+    """`environments.prod.adminEmails[0]` from a path tuple, always on one line."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{one_line(part)}" if out else one_line(part)
     return out
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks, NUL and other unprintable characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -506,12 +518,44 @@ class SpecReader:
             for error in exc.errors(include_url=False):
                 loc: Path_ = tuple(error["loc"])
                 message = pydantic_message(model, loc, error)
+                if error["type"] == "extra_forbidden":
+                    message = self.indentation_hint(model, prefix, loc) or message
                 if merge is None:
                     self.problem((*prefix, *loc), message)
                 else:
                     override, findings, env_name = merge
                     self.merged_problem(loc, message, False, prefix, override, findings, env_name)
             return None
+
+    def indentation_hint(self, model: type[Settings], prefix: Path_, loc: Path_) -> str:
+        """For an unknown key that is a known key one level up or down: which line to check.
+
+        A key known one level up was indented too far: its own line. A key known one
+        level down belongs under a sibling field; when the mapping holding it is named
+        like that field, that mapping's key was dedented (`storage:` under an
+        environment reads as an environment named storage): its line.
+        """
+        key = str(loc[-1])
+        parent = loc[:-1]
+        if parent and key in field_names(model, parent[:-1]):
+            where, why = loc, "one level up"
+        else:
+            owners = [
+                n for n in field_names(model, parent) if key in field_names(model, (*parent, n))
+            ]
+            if not owners:
+                return ""
+            holder = (*prefix, *parent)[-1]
+            where = parent if holder in owners else loc
+            why = f"under '{holder if holder in owners else owners[0]}'"
+        path: Path_ = (*prefix, *where)
+        if path not in self.positions:  # an environment's key reported from the defaults
+            path = ("defaults", *where)
+        line, _ = self.locate(path)
+        return (
+            f"unknown field '{key}' here; check the indentation of line {line} "
+            f"('{key}' belongs {why})"
+        )
 
 
 def yaml_type(value: Any) -> str:
@@ -563,7 +607,7 @@ def pydantic_message(model: type[BaseModel], loc: Path_, error: Mapping[str, Any
 
 
 def unknown_field_message(key: Any, known: list[str]) -> str:
-    message = f"unknown field '{key}'"
+    message = f"unknown field '{one_line(str(key))}'"
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
     if close:
         return f"{message}; did you mean '{close[0]}'?"

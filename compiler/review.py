@@ -15,6 +15,7 @@ from typing import Any
 from compiler.compare import (
     FieldChange,
     ResourceChange,
+    ResourceId,
     compare_resources,
     describe_change,
     index_resources,
@@ -61,6 +62,70 @@ class Review:
         return any(env.status != "unchanged" for env in self.environments)
 
 
+# The order a reviewer reads changes in: workloads first, then what reaches them, the
+# data, the configuration, and the rest.
+KIND_ORDER = {
+    kind: rank
+    for rank, kinds in enumerate(
+        [
+            ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "PodDisruptionBudget"),
+            ("Service", "Ingress", "NetworkPolicy"),
+            ("PersistentVolumeClaim", "Cluster"),
+            ("Secret", "ConfigMap", "ExternalSecret"),
+        ]
+    )
+    for kind in kinds
+}
+POLICY_ANNOTATION = "checkov.io/"
+OAUTH_ANNOTATION = "nginx.ingress.kubernetes.io/auth-url"
+EXPOSED_SERVICE_TYPES = ("LoadBalancer", "NodePort")
+
+
+def is_policy_annotation(change: FieldChange) -> bool:
+    """A checkov.io/* annotation (a policy skip), on the resource or its pod template."""
+    _, found, key = change.path.partition("annotations.")
+    return bool(found) and key.startswith(POLICY_ANNOTATION)
+
+
+def field_rank(change: FieldChange) -> tuple[int, str]:
+    if is_policy_annotation(change):
+        rank = 3
+    elif ".annotations" in f".{change.path}":
+        rank = 2
+    elif change.path.startswith(("spec", "data", "stringData")):
+        rank = 0
+    else:
+        rank = 1
+    return rank, change.path
+
+
+def resource_rank(change: ResourceChange) -> tuple[int, int, ResourceId]:
+    """Workloads first; a resource whose only changes are policy annotations last."""
+    only_policy = bool(change.fields) and all(is_policy_annotation(f) for f in change.fields)
+    return (int(only_policy), KIND_ORDER.get(change.id[1], len(KIND_ORDER)), change.id)
+
+
+def in_review_order(changes: list[ResourceChange]) -> list[ResourceChange]:
+    for change in changes:
+        change.fields.sort(key=field_rank)
+    return sorted(changes, key=resource_rank)
+
+
+def split_policy(fields: list[FieldChange]) -> tuple[list[FieldChange], list[FieldChange]]:
+    """The fields to show one by one, and the policy annotations shown as one line."""
+    return (
+        [f for f in fields if not is_policy_annotation(f)],
+        [f for f in fields if is_policy_annotation(f)],
+    )
+
+
+def policy_line(policy: list[FieldChange]) -> str:
+    count = len(policy)
+    return (
+        f"policy annotations changed ({count} {POLICY_ANNOTATION}* annotation{'s' * (count != 1)})"
+    )
+
+
 IMMUTABLE = {
     "Deployment": ("spec.selector",),
     "Service": ("spec.clusterIP",),
@@ -73,7 +138,9 @@ def diff_environments(base: str, old: dict[str, list[Any]], new: dict[str, list[
     environments: list[EnvironmentDiff] = []
     for name in sorted(set(old) | set(new)):
         if name not in new:
-            env = EnvironmentDiff(name, "removed", compare_resources(old[name], []))
+            env = EnvironmentDiff(
+                name, "removed", in_review_order(compare_resources(old[name], []))
+            )
             env.risks.append(
                 Risk(
                     name,
@@ -87,7 +154,7 @@ def diff_environments(base: str, old: dict[str, list[Any]], new: dict[str, list[
             )
         else:
             before = old.get(name, [])
-            changes = compare_resources(before, new[name])
+            changes = in_review_order(compare_resources(before, new[name]))
             status = "added" if name not in old else ("changed" if changes else "unchanged")
             env = EnvironmentDiff(name, status, changes)
         env.risks.extend(find_risks(name, env.changes, old.get(name, []), new.get(name, [])))
@@ -165,7 +232,123 @@ def find_risks(
                     )
         if kind == "Deployment":
             risks.extend(strategy_risk(environment, change, new))
+    risks.extend(door_risks(environment, changes, old, new))
     return risks
+
+
+def door_risks(
+    environment: str, changes: list[ResourceChange], old: list[Any], new: list[Any]
+) -> list[Risk]:
+    """Changes that open a door: an endpoint losing its sign-in, traffic let in more widely."""
+    before, after = index_resources(old), index_resources(new)
+    risks: list[Risk] = []
+    for change in changes:
+        kind = change.id[1]
+        old_resource, new_resource = before.get(change.id), after.get(change.id)
+        if kind == "Ingress" and change.change == "changed":
+            if annotations_of(old_resource).get(OAUTH_ANNOTATION) and not annotations_of(
+                new_resource
+            ).get(OAUTH_ANNOTATION):
+                hosts = ", ".join(ingress_hosts(new_resource)) or "its hosts"
+                risks.append(
+                    Risk(
+                        environment,
+                        change.label,
+                        f"the oauth2-proxy sign-in is removed: {hosts} becomes public",
+                        "anyone who can reach the host reaches the endpoint without signing in",
+                        "make sure the endpoint is meant to be public (the spec's `public` "
+                        "setting) and protects itself",
+                    )
+                )
+        elif kind == "NetworkPolicy" and change.change == "removed":
+            risks.append(
+                Risk(
+                    environment,
+                    change.label,
+                    "the NetworkPolicy is removed",
+                    "the pods it selected accept traffic from anywhere in the cluster",
+                    "keep a NetworkPolicy (networkPolicy.enabled) unless the cluster "
+                    "restricts traffic otherwise",
+                )
+            )
+        elif kind == "NetworkPolicy" and change.change == "changed":
+            reasons = loosened(old_resource or {}, new_resource or {})
+            if reasons:
+                risks.append(
+                    Risk(
+                        environment,
+                        change.label,
+                        f"the NetworkPolicy is loosened: {'; '.join(reasons)}",
+                        "more traffic reaches the pods than before",
+                        "check that every newly allowed source or destination is intended",
+                    )
+                )
+        elif kind == "Service" and change.change in ("changed", "added"):
+            old_type = ((old_resource or {}).get("spec") or {}).get("type", "ClusterIP")
+            new_type = ((new_resource or {}).get("spec") or {}).get("type", "ClusterIP")
+            if new_type in EXPOSED_SERVICE_TYPES and new_type != old_type:
+                risks.append(
+                    Risk(
+                        environment,
+                        change.label,
+                        f"the Service becomes {new_type}"
+                        + (f" (was {old_type})" if change.change == "changed" else ""),
+                        "its ports are reachable from outside the cluster, bypassing the "
+                        "Ingress and its sign-in",
+                        "keep ClusterIP behind the Ingress unless the exposure is intended "
+                        "(serviceType)",
+                    )
+                )
+    return risks
+
+
+def annotations_of(resource: Any) -> dict[str, Any]:
+    if not isinstance(resource, dict):
+        return {}
+    found = (resource.get("metadata") or {}).get("annotations") or {}
+    return found if isinstance(found, dict) else {}
+
+
+def ingress_hosts(resource: Any) -> list[str]:
+    rules = ((resource or {}).get("spec") or {}).get("rules") or []
+    return [str(r["host"]) for r in rules if isinstance(r, dict) and r.get("host")]
+
+
+def loosened(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """How a NetworkPolicy lets more through than before (empty when it does not)."""
+    before, after = old.get("spec") or {}, new.get("spec") or {}
+    reasons: list[str] = []
+    if before.get("podSelector") != after.get("podSelector"):
+        reasons.append("it selects other pods")
+    restricted = policy_types(before)
+    lost = restricted - policy_types(after)
+    if lost:
+        reasons.append(f"it no longer restricts {', '.join(sorted(lost))}")
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        if direction.capitalize() not in restricted:
+            continue  # that direction was open before: new rules only narrow it
+        old_rules = before.get(direction) or []
+        if any(not any(covers(o, n, peers) for o in old_rules) for n in after.get(direction) or []):
+            reasons.append(f"it allows more {direction} traffic")
+    return reasons
+
+
+def policy_types(spec: dict[str, Any]) -> set[str]:
+    """The directions a NetworkPolicy restricts (Kubernetes' default when policyTypes is unset)."""
+    if spec.get("policyTypes"):
+        return {str(t) for t in spec["policyTypes"]}
+    return {"Ingress", "Egress"} if spec.get("egress") else {"Ingress"}
+
+
+def covers(old_rule: Any, new_rule: Any, peers: str) -> bool:
+    """Whether a new rule allows nothing the old one did not (absent or empty lists allow all)."""
+    if not isinstance(old_rule, dict) or not isinstance(new_rule, dict):
+        return bool(old_rule == new_rule)
+    for key in (peers, "ports"):
+        allowed, wanted = old_rule.get(key) or [], new_rule.get(key) or []
+        if allowed and (not wanted or any(item not in allowed for item in wanted)):
+            return False
+    return True
 
 
 def immutable_risk(environment: str, change: ResourceChange, field_change: FieldChange) -> Risk:
@@ -250,7 +433,10 @@ def to_text(review: Review, paint: Callable[[str, str], str] = plain_paint) -> s
         lines.append(f"{env.name}: {summary(env)}")
         for change in env.changes:
             lines.append(f"  {paint(SIGN[change.change], COLOUR_OF[change.change])} {change.label}")
-            lines.extend(f"      {describe_change(f)}" for f in change.fields)
+            shown, policy = split_policy(change.fields)
+            lines.extend(f"      {describe_change(f)}" for f in shown)
+            if policy:
+                lines.append(f"      {policy_line(policy)}")
     return "\n".join(lines) + "\n"
 
 
@@ -263,8 +449,11 @@ def markdown_details(env: EnvironmentDiff) -> list[str]:
     lines: list[str] = []
     for change in env.changes:
         lines.append(f"- `{md(change.label)}` {change.change}")
-        for f in change.fields:
+        shown, policy = split_policy(change.fields)
+        for f in shown:
             lines.append(f"  - `{md(f.path)}`: {md_change(f)}")
+        if policy:
+            lines.append(f"  - {policy_line(policy)}")
     return lines
 
 

@@ -17,17 +17,29 @@ from pydantic.alias_generators import to_camel
 
 from compiler.errors import Problem
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Matched with fullmatch only: `$` would also match before a final newline.
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # The module's own rule for the storage size, binary and decimal suffixes only.
-STORAGE_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|K)$")
+STORAGE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|K)")
 # Kubernetes resource quantities (cpu "100m", "1", memory "512Mi", "2G").
-RESOURCE_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ei|Pi|Ti|Gi|Mi|Ki|[numkMGTPE])?$")
-EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([^@]+)$")
-ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESOURCE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ei|Pi|Ti|Gi|Mi|Ki|[numkMGTPE])?")
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([^@]+)")
+ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Kubernetes object names such as an IngressClass or StorageClass (IsDNS1123Subdomain,
+# k8s.io/apimachinery/pkg/util/validation/validation.go): no 63-character label limit.
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# An image name without tag or digest, as github.com/distribution/reference (regexp.go)
+# reads it: an optional registry host[:port]/, then lowercase path components.
+IMAGE_REPOSITORY = re.compile(
+    r"([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(:[0-9]+)?/)?[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*"
+)
+# Characters git refuses in a branch name (git check-ref-format, rules 3-5 and 10).
+GIT_REF_REFUSED = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 
 
 def check_dns_label(value: str) -> str:
-    if not DNS_LABEL.match(value):
+    if not DNS_LABEL.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a DNS label: use at most 63 lowercase letters, digits and "
             "'-', starting and ending with a letter or digit"
@@ -37,7 +49,7 @@ def check_dns_label(value: str) -> str:
 
 def check_dns_name(value: str) -> str:
     labels = value.split(".")
-    if len(value) > 253 or not all(DNS_LABEL.match(label) for label in labels):
+    if len(value) > 253 or not all(DNS_LABEL.fullmatch(label) for label in labels):
         raise ValueError(
             f"{value!r} is not a DNS name: use dot-separated labels of lowercase letters, "
             "digits and '-' (for example 'llm.example.com')"
@@ -46,10 +58,10 @@ def check_dns_name(value: str) -> str:
 
 
 def check_storage_quantity(value: str) -> str:
-    if STORAGE_QUANTITY.match(value):
+    if STORAGE_QUANTITY.fullmatch(value):
         return value
     hint = ""
-    near = re.match(r"^([0-9]+(?:\.[0-9]+)?)([KMGTPEkmgtpe])i?[Bb]?$", re.sub(r"\s", "", value))
+    near = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([KMGTPEkmgtpe])i?[Bb]?", re.sub(r"\s", "", value))
     if near:
         hint = f"; did you mean '{near.group(1)}{near.group(2).upper()}i'?"
     raise ValueError(
@@ -58,7 +70,7 @@ def check_storage_quantity(value: str) -> str:
 
 
 def check_resource_quantity(value: str) -> str:
-    if not RESOURCE_QUANTITY.match(value):
+    if not RESOURCE_QUANTITY.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a Kubernetes quantity such as '100m', '1', '512Mi' or '2Gi'"
         )
@@ -66,7 +78,7 @@ def check_resource_quantity(value: str) -> str:
 
 
 def check_email(value: str) -> str:
-    match = EMAIL.match(value)
+    match = EMAIL.fullmatch(value)
     if not match:
         raise ValueError(f"{value!r} is not an email address")
     try:
@@ -77,9 +89,54 @@ def check_email(value: str) -> str:
 
 
 def check_env_var_name(value: str) -> str:
-    if not ENV_VAR_NAME.match(value):
+    if not ENV_VAR_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not an environment variable name")
     return value
+
+
+def check_dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not DNS_SUBDOMAIN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes object name: use at most 253 lowercase letters, "
+            "digits, '-' and '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def check_image_repository(value: str) -> str:
+    # 255: the longest name the reference grammar accepts (NameTotalLengthMax).
+    if len(value) > 255 or not IMAGE_REPOSITORY.fullmatch(value):
+        raise ValueError(
+            f"{short_text(value)} is not an image repository such as "
+            "'ghcr.io/theopenco/llmgateway-unified' (lowercase path, no tag)"
+        )
+    return value
+
+
+def check_git_branch(value: str) -> str:
+    if (
+        GIT_REF_REFUSED.search(value)
+        or value == "@"
+        or value.startswith(("/", "-"))
+        or value.endswith(("/", ".", ".lock"))
+        or any(part.startswith(".") or part.endswith(".lock") for part in value.split("/"))
+    ):
+        raise ValueError(f"{short_text(value)} is not a git branch name")
+    return value
+
+
+def check_text(value: str) -> str:
+    """Free text: printable, without leading or trailing spaces."""
+    if not value.isprintable() or value != value.strip():
+        raise ValueError(
+            f"{short_text(value)} has control characters or leading or trailing spaces"
+        )
+    return value
+
+
+def short_text(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
@@ -88,6 +145,10 @@ StorageQuantity = Annotated[str, AfterValidator(check_storage_quantity)]
 ResourceQuantity = Annotated[str, AfterValidator(check_resource_quantity)]
 Email = Annotated[str, AfterValidator(check_email)]
 EnvVarName = Annotated[str, AfterValidator(check_env_var_name)]
+DnsSubdomain = Annotated[str, AfterValidator(check_dns_subdomain)]
+ImageRepository = Annotated[str, AfterValidator(check_image_repository)]
+GitBranch = Annotated[str, AfterValidator(check_git_branch)]
+Text = Annotated[str, AfterValidator(check_text)]
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany"]
 # The environment variables the two required Secret keys reach the app as.
@@ -113,7 +174,9 @@ class Model(BaseModel):
 class Image(Model):
     """The container image of the unified LLM Gateway (one pod runs every service)."""
 
-    repository: str = Field(default="ghcr.io/theopenco/llmgateway-unified", min_length=1)
+    repository: ImageRepository = Field(
+        default="ghcr.io/theopenco/llmgateway-unified", min_length=1
+    )
     """Image repository, without tag."""
     tag: str = Field(default="latest", min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     """Image tag. `latest` is pulled on every start (pull policy Always); any other tag
@@ -143,7 +206,7 @@ class Tls(Model):
 class Ingress(Model):
     """How the gateway is exposed: one Ingress per endpoint, on its own host."""
 
-    class_name: str = Field(default="nginx", min_length=1)
+    class_name: DnsSubdomain = Field(default="nginx", min_length=1)
     """IngressClass to use. The annotations written are those of ingress-nginx."""
     tls: Tls = Tls()
     """TLS settings."""
@@ -174,7 +237,7 @@ class ExternalSecrets(Model):
 
     store: SecretStoreRef
     """The SecretStore or ClusterSecretStore."""
-    remote_key: str = Field(min_length=1)
+    remote_key: Text = Field(min_length=1)
     """Key (path) of the entry in the store; each Secret key is read as a property of it."""
     refresh_interval: str = Field(default="1h", pattern=r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
     """How often the operator refreshes the Secret, for example `1h`."""
@@ -219,7 +282,7 @@ class Storage(Model):
 
     size: StorageQuantity = "10Gi"
     """Requested size, a Kubernetes quantity such as `10Gi`."""
-    class_name: str | None = Field(default=None, min_length=1)
+    class_name: DnsSubdomain | None = Field(default=None, min_length=1)
     """StorageClass of the claim; when unset, the cluster's default class."""
     access_mode: AccessMode | None = None
     """`ReadWriteOnce` or `ReadWriteMany`. When unset: ReadWriteOnce for one replica,
@@ -316,7 +379,7 @@ class ArgoCd(Model):
 
     namespace: DnsLabel = "argocd"
     """Namespace Argo CD watches for Applications."""
-    project: str = Field(default="default", min_length=1)
+    project: DnsSubdomain = Field(default="default", min_length=1)
     """Argo CD project of the Application."""
 
 
@@ -334,9 +397,9 @@ class GitOps(Model):
 
     tool: Literal["argocd", "flux"] = "argocd"
     """`argocd` (an Application) or `flux` (a GitRepository and a Kustomization)."""
-    repo_url: str = Field(alias="repoURL", pattern=r"^(https://|ssh://|git@)[^\s]+$")
+    repo_url: str = Field(alias="repoURL", pattern=r"^(https://|ssh://|git@)[^\s\x00-\x1f\x7f]+$")
     """URL of this repository, for example `https://github.com/example/llmgateway-deploy`."""
-    revision: str = Field(default="main", min_length=1)
+    revision: GitBranch = Field(default="main", min_length=1)
     """Branch the controller follows."""
     argocd: ArgoCd = ArgoCd()
     """Argo CD settings (tool: argocd)."""

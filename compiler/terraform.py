@@ -11,58 +11,85 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from compiler.emit import scalar
-from compiler.errors import UsageError
+from compiler.errors import Problem, SpecError, UsageError
 
-# The module's variables and defaults (shared FACTS).
-VARIABLES: dict[str, Any] = {
-    "llmgateway_enable": False,
-    "llmgateway_domain": "llm.chrislee.local",
-    "llmgateway_ingress_class_name": "nginx",
-    "llmgateway_ingress_enable_tls": True,
-    "llmgateway_storage_size": "10Gi",
-    "llmgateway_storage_class_name": "longhorn",
-    "llmgateway_auth_secret": None,
-    "llmgateway_image_tag": "latest",
-    "llmgateway_replicas": 1,
-    "llmgateway_admin_emails": "",
-    "auth_oauth2_proxy_host": "",
+
+@dataclass(frozen=True)
+class Variable:
+    """One input variable of the Terraform module, as its variables.tf declares it."""
+
+    type: str  # the Terraform type: bool, number or string
+    default: Any
+    sensitive: bool
+    field: str  # the spec field it becomes
+
+
+# The module's variables, types and defaults (FACTS.md, "Module variables -> spec fields").
+VARIABLES: dict[str, Variable] = {
+    "llmgateway_enable": Variable("bool", False, False, "(must be true)"),
+    "llmgateway_domain": Variable("string", "llm.chrislee.local", False, "domain"),
+    "llmgateway_ingress_class_name": Variable("string", "nginx", False, "ingress.className"),
+    "llmgateway_ingress_enable_tls": Variable("bool", True, False, "ingress.tls.enabled"),
+    "llmgateway_storage_size": Variable("string", "10Gi", False, "storage.size"),
+    "llmgateway_storage_class_name": Variable("string", "longhorn", False, "storage.className"),
+    "llmgateway_auth_secret": Variable("string", None, True, "(never copied)"),
+    "llmgateway_image_tag": Variable("string", "latest", False, "image.tag"),
+    "llmgateway_replicas": Variable("number", 1, False, "replicas"),
+    "llmgateway_admin_emails": Variable(
+        "string", "", True, "adminEmails (comma-separated, or a list)"
+    ),
+    "auth_oauth2_proxy_host": Variable("string", "", False, "auth.oauth2ProxyHost"),
 }
-BOOLEANS = ("llmgateway_enable", "llmgateway_ingress_enable_tls")
-INTEGERS = ("llmgateway_replicas",)
+BOOLEANS = tuple(name for name, v in VARIABLES.items() if v.type == "bool")
+INTEGERS = tuple(name for name, v in VARIABLES.items() if v.type == "number")
+SENSITIVE = tuple(name for name, v in VARIABLES.items() if v.sensitive)
+# A did-you-mean must be close on the part after the shared prefix, so that
+# `llmgateway_namespace` does not suggest `llmgateway_enable`.
+SUGGESTION_CUTOFF = 0.75
+
+
+def variables_help() -> str:
+    """The module's variables with their types, for --help and the README."""
+    width = max(len(name) for name in VARIABLES)
+    lines = ["the Terraform module's variables (type, default -> spec field):"]
+    for name, var in VARIABLES.items():
+        default = "none" if var.default is None else json.dumps(var.default)
+        sensitive = ", sensitive" if var.sensitive else ""
+        lines.append(f"  {name:<{width}}  {var.type}{sensitive}, default {default} -> {var.field}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
 class Imported:
-    """The spec text and what the user must still do."""
+    """The spec text and what the user must still know."""
 
     spec: str
     secret_given: bool
-
-
-def unquote(value: Any) -> Any:
-    """python-hcl2 keeps the quotes of string literals."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return json.loads(value)
-    return value
+    risks: list[str] = field(default_factory=list)
 
 
 def read_tfvars(text: str, source: str) -> dict[str, Any]:
+    """The variables of a .tfvars file; strings unquoted, heredocs resolved, no comments."""
     import hcl2
-    from lark.exceptions import LarkError
+    from hcl2.utils import SerializationOptions
+    from lark.exceptions import LarkError, UnexpectedInput
 
+    options = SerializationOptions(
+        with_comments=False, preserve_heredocs=False, strip_string_quotes=True
+    )
     try:
-        parsed = hcl2.loads(text)
-    except LarkError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UsageError(f"{source}: not a valid .tfvars file: {first}") from None
-    # python-hcl2 reports comments under keys such as __comments__.
-    return {
-        k: unquote(v) for k, v in parsed.items() if not (k.startswith("__") and k.endswith("__"))
-    }
+        parsed = hcl2.loads(text, serialization_options=options)
+    except UnexpectedInput as exc:
+        # Only the position: lark's message quotes the offending token, which may be a secret.
+        raise UsageError(f"{source}:{exc.line}:{exc.column}: not a valid .tfvars file") from None
+    except (LarkError, ValueError, UnicodeError):
+        raise UsageError(f"{source}: not a valid .tfvars file") from None
+    return dict(parsed)
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -77,6 +104,26 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def type_name(value: Any) -> str:
+    """A value's type in Terraform's words."""
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
+def shown(name: str, value: Any) -> str:
+    """A value for an error message: its type only when the variable is sensitive."""
+    return type_name(value) if VARIABLES[name].sensitive else repr(value)
+
+
 def coerce(name: str, value: Any, source: str) -> Any:
     """A variable's value with the module's type; UsageError naming the variable."""
     if name in BOOLEANS:
@@ -84,24 +131,61 @@ def coerce(name: str, value: Any, source: str) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise UsageError(f"{source}: {name} must be true or false, not {value!r}")
+        raise UsageError(f"{source}: {name} must be true or false, not {shown(name, value)}")
     if name in INTEGERS:
         try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
             number = int(value)
         except (TypeError, ValueError):
-            raise UsageError(f"{source}: {name} must be a whole number, not {value!r}") from None
+            raise UsageError(
+                f"{source}: {name} must be a whole number, not {shown(name, value)}"
+            ) from None
         if number < 1:
             raise UsageError(f"{source}: {name} must be at least 1, not {number}")
         return number
+    if name == "llmgateway_admin_emails":
+        return admin_emails(value, source)
     if not isinstance(value, str):
-        raise UsageError(f"{source}: {name} must be a string, not {value!r}")
+        raise UsageError(f"{source}: {name} must be a string, not {shown(name, value)}")
     return value
+
+
+def admin_emails(value: Any, source: str) -> list[str]:
+    """The module's comma-separated string, or a list of strings (also as JSON in TF_VAR_)."""
+    name = "llmgateway_admin_emails"
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise UsageError(
+                f"{source}: {name} looks like a list but is not valid JSON or HCL "
+                "(the value is not shown: the variable is sensitive)"
+            ) from None
+    if isinstance(value, str):
+        return [e.strip() for e in value.split(",") if e.strip()]
+    if isinstance(value, list) and all(isinstance(e, str) for e in value):
+        return [e.strip() for e in value if e.strip()]
+    raise UsageError(
+        f"{source}: {name} must be a comma-separated string or a list of strings, "
+        f"not {type_name(value)} (the value is not shown: the variable is sensitive)"
+    )
+
+
+def suggestion(name: str) -> str | None:
+    def core(n: str) -> str:
+        return n.removeprefix("llmgateway_")
+
+    cores = {core(v): v for v in VARIABLES}
+    close = difflib.get_close_matches(core(name), list(cores), n=1, cutoff=SUGGESTION_CUTOFF)
+    return cores[close[0]] if close else None
 
 
 def gather(
     tfvars: dict[str, Any] | None, tfvars_name: str, environ: Mapping[str, str]
 ) -> dict[str, Any]:
-    values = dict(VARIABLES)
+    values = {name: var.default for name, var in VARIABLES.items()}
+    values["llmgateway_admin_emails"] = []
     sources = [("environment", {f"TF_VAR_{k}": v for k, v in from_environment(environ).items()})]
     if tfvars is not None:
         sources.append((tfvars_name, tfvars))
@@ -109,14 +193,14 @@ def gather(
         for key, value in given.items():
             name = key.removeprefix("TF_VAR_")
             if name not in VARIABLES:
-                close = difflib.get_close_matches(name, list(VARIABLES), n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
+                close = suggestion(name)
+                hint = f"; did you mean {close}?" if close else ""
                 raise UsageError(f"{source}: unknown variable {key}{hint}")
             values[name] = coerce(name, value, source)
     return values
 
 
-def build_spec(values: dict[str, Any], env_name: str) -> Imported:
+def build_spec(values: dict[str, Any], env_name: str, namespace: str = "llmgateway") -> Imported:
     """The commented spec for the module's values (validated by the caller)."""
     if not values["llmgateway_enable"]:
         raise UsageError(
@@ -130,7 +214,7 @@ def build_spec(values: dict[str, Any], env_name: str) -> Imported:
             "https:///oauth2/auth, leaving the UI, API and admin unprotected; set the "
             "oauth2-proxy host to import"
         )
-    emails = [e.strip() for e in values["llmgateway_admin_emails"].split(",") if e.strip()]
+    emails = values["llmgateway_admin_emails"]
     replicas = values["llmgateway_replicas"]
     q = scalar
     lines = [
@@ -142,8 +226,8 @@ def build_spec(values: dict[str, Any], env_name: str) -> Imported:
         f"# python -m compiler secret --env {env_name} --generate | kubectl apply -f -",
         "",
         "defaults:",
-        "  # Namespace the module created.",
-        "  namespace: llmgateway",
+        "  # Namespace of every resource (the module's was llmgateway; --namespace sets it).",
+        f"  namespace: {q(namespace)}",
         "  # llmgateway_domain: the UI host; api., gateway. and admin. are prefixed to it.",
         f"  domain: {q(values['llmgateway_domain'])}",
         "  image:",
@@ -169,7 +253,7 @@ def build_spec(values: dict[str, Any], env_name: str) -> Imported:
         "  authSecret:",
         "    name: llmgateway-auth",
         "    key: AUTH_SECRET",
-        "  # llmgateway_admin_emails, split at the commas.",
+        "  # llmgateway_admin_emails.",
         "  adminEmails:" + ("" if emails else " []"),
         *(f"    - {q(email)}" for email in emails),
         "  storage:",
@@ -194,7 +278,20 @@ def build_spec(values: dict[str, Any], env_name: str) -> Imported:
         f"  {env_name}:",
         "    production: true",
     ]
-    return Imported("\n".join(lines) + "\n", values["llmgateway_auth_secret"] is not None)
+    imported = Imported("\n".join(lines) + "\n", values["llmgateway_auth_secret"] is not None)
+    if replicas > 1:
+        imported.risks.append(
+            f"llmgateway_replicas = {replicas} with the embedded database: the spec sets "
+            "database.acknowledgeSharedDataDirectory: true, so each pod starts its own "
+            "PostgreSQL on the one shared data directory, as the module did; PostgreSQL does "
+            "not support that. Prefer replicas: 1, or database.mode: external"
+        )
+    if not values["llmgateway_ingress_enable_tls"]:
+        imported.risks.append(
+            "llmgateway_ingress_enable_tls = false: the spec sets ingress.tls.enabled: false, "
+            "so every endpoint (the sign-in included) is served over plain HTTP"
+        )
+    return imported
 
 
 # Which variable a field of the imported spec came from, for error messages.
@@ -213,3 +310,90 @@ def variable_of(path: str) -> str | None:
     if path.startswith("defaults.adminEmails"):
         return "llmgateway_admin_emails"
     return FIELD_VARIABLES.get(path)
+
+
+def sensitive_values(values: dict[str, Any]) -> list[str]:
+    """Every value of a sensitive variable, to be kept out of any message."""
+    found: list[str] = []
+    for name in SENSITIVE:
+        value = values.get(name)
+        if isinstance(value, str) and value:
+            found.append(value)
+        elif isinstance(value, list):
+            found.extend(str(v) for v in value if v)
+    return sorted(found, key=len, reverse=True)
+
+
+def hide(message: str, values: list[str]) -> str:
+    for value in values:
+        message = message.replace(repr(value), "(hidden)").replace(value, "(hidden)")
+    return message
+
+
+def located(problem: Problem, hidden: list[str]) -> Problem:
+    """A spec problem of the imported spec, naming the variable it came from."""
+    variable = variable_of(problem.path)
+    message = hide(problem.message, hidden)
+    if variable and VARIABLES[variable].sensitive:
+        message += f" (from {variable}, a sensitive {VARIABLES[variable].type}: value not shown)"
+    elif variable:
+        message += f" (from {variable})"
+    return Problem(problem.file, problem.line, problem.column, problem.path, message)
+
+
+@dataclass
+class ImportResult:
+    """What import-terraform wrote and what the user should know."""
+
+    written: list[str]
+    imported: Imported
+    env_name: str
+    spec_path: str
+
+
+def import_terraform(
+    tfvars_path: str | None,
+    env_name: str,
+    namespace: str,
+    output: str,
+    *,
+    force: bool,
+    environ: Mapping[str, str],
+) -> ImportResult:
+    """Read the variables, write the spec and its JSON Schema beside it (all checked first)."""
+    from compiler.load import parse_spec
+    from compiler.schema import render_schema
+    from compiler.spec import check_dns_label
+    from compiler.write import write_file
+
+    for option, value in (("--env-name", env_name), ("--namespace", namespace)):
+        try:
+            check_dns_label(value)
+        except ValueError as exc:
+            raise UsageError(f"{option}: {exc}") from None
+    tfvars = None
+    if tfvars_path:
+        try:
+            text = Path(tfvars_path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {tfvars_path}: {exc}") from None
+        tfvars = read_tfvars(text, tfvars_path)
+    values = gather(tfvars, tfvars_path or "", environ)
+    imported = build_spec(values, env_name, namespace)
+    try:
+        parse_spec(imported.spec.encode(), output)
+    except SpecError as error:
+        hidden = sensitive_values(values)
+        raise SpecError(located(p, hidden) for p in error.problems) from None
+    target = Path(output)
+    if target.exists() and not force:
+        raise UsageError(f"{output} exists; use --force to replace it (or --output PATH)")
+    # The spec's modeline points at llmgateway.schema.json in the same folder.
+    schema = target.parent / "llmgateway.schema.json"
+    write_file(target, imported.spec)
+    written = [output]
+    schema_text = render_schema()
+    if not (schema.is_file() and schema.read_text(encoding="utf-8") == schema_text):
+        write_file(schema, schema_text)
+        written.append(schema.as_posix())
+    return ImportResult(written, imported, env_name, output)

@@ -88,7 +88,10 @@ def test_validate_strict_turns_the_warning_into_an_error(monkeypatch: pytest.Mon
 def test_missing_spec_exits_2(tmp_path: Path) -> None:
     result = run_cli("-C", str(tmp_path), "validate")
     assert result.code == 2
-    assert result.err == "spec/llmgateway.yaml:1:1: spec file not found\n"
+    assert result.err == (
+        "spec/llmgateway.yaml:1:1: spec file not found: no spec/llmgateway.yaml here; "
+        "use -C DIR or --spec PATH\n"
+    )
 
 
 def test_traceback_only_with_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,7 +101,10 @@ def test_traceback_only_with_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     debug = run_cli("--debug", "validate")
     assert debug.code == 2
     assert "Traceback (most recent call last)" in debug.err
-    assert debug.err.rstrip().endswith("spec/llmgateway.yaml:1:1: spec file not found")
+    assert debug.err.rstrip().endswith(
+        "spec/llmgateway.yaml:1:1: spec file not found: no spec/llmgateway.yaml here; "
+        "use -C DIR or --spec PATH"
+    )
 
 
 def test_committed_schema_matches_the_models() -> None:
@@ -174,3 +180,60 @@ def test_json_output_of_check_and_lint(
     lint = json.loads(run_cli("lint", "--output", "json").out)
     assert lint["ok"] is True
     assert [f["rule"] for f in lint["findings"]] == ["LLMGW003 pinned-image-in-production"]
+
+
+def test_directory_option_after_the_command(tmp_path: Path) -> None:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "llmgateway.yaml").write_bytes(
+        (ROOT / "spec" / "llmgateway.yaml").read_bytes()
+    )
+    result = run_cli("validate", "-C", str(tmp_path))
+    assert result.code == 0, result.err
+    assert result.out.startswith("spec/llmgateway.yaml: valid, 2 environments\n")
+    assert run_cli("-C", str(tmp_path), "validate").out == result.out
+
+
+def test_version_names_the_program_as_invoked() -> None:
+    script = Path(sys.executable).parent / "llmgateway-compiler"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
+    assert done.stdout == f"llmgateway-compiler {__version__}\n"
+    module = subprocess.run(
+        [sys.executable, "-m", "compiler", "--version"], capture_output=True, text=True, check=False
+    )
+    assert module.stdout == f"python -m compiler {__version__}\n"
+
+
+def test_validate_outside_a_project_says_where_to_look(tmp_path: Path) -> None:
+    result = run_cli("-C", str(tmp_path), "validate")
+    assert result.code == 2
+    assert "no spec/llmgateway.yaml here; use -C DIR or --spec PATH" in result.err
+    other = run_cli("-C", str(tmp_path), "validate", "--spec", "mine.yaml")
+    assert other.err == "mine.yaml:1:1: spec file not found\n"
+
+
+def test_colour_is_decided_per_stream_and_covers_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    # stdout on a terminal, stderr to a log file: the log gets no escape codes.
+    log = io.StringIO()
+    assert main(["-C", str(tmp_path), "validate"], out=Terminal(), err=log) == 2
+    assert log.getvalue() == (
+        "spec/llmgateway.yaml:1:1: spec file not found: no spec/llmgateway.yaml here; "
+        "use -C DIR or --spec PATH\n"
+    )
+    terminal = Terminal()
+    main(["-C", str(tmp_path), "validate"], out=io.StringIO(), err=terminal)
+    assert terminal.getvalue().startswith("\033[31mspec/llmgateway.yaml:1:1: spec file not found")
+    forced = run_cli("--color", "always", "-C", str(tmp_path), "validate")
+    assert forced.err.startswith("\033[31mspec/llmgateway.yaml:1:1:")
+    assert forced.err.endswith("\033[0m\n")
+
+
+def test_colour_always_paints_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run_cli("--color", "always", "validate")
+    assert result.code == 0
+    warnings = result.err.splitlines()
+    assert warnings
+    assert all(w.startswith("\033[33m") and w.endswith("\033[0m") for w in warnings)

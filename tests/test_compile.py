@@ -156,3 +156,35 @@ def test_invalid_spec_writes_nothing(project: Path) -> None:
     assert result.code == 2
     assert "environments.prod.replicas: must be at least 1, not 0" in result.err
     assert not (project / "base").exists()
+
+
+def test_emitter_escapes_what_yaml_readers_refuse() -> None:
+    from ruamel.yaml import YAML
+
+    from compiler.emit import dump
+
+    value = "a\x7fb\x80c\x85d\x9fe\ufffef\uffffg é ü 😀"
+    text = dump({"key": value, value: 1})
+    assert not any(ch in text for ch in "\x7f\x80\x85\x9f\ufffe\uffff")
+    assert "é ü 😀" in text  # printable characters stay readable
+    assert YAML(typ="safe", pure=True).load(text) == {"key": value, value: 1}
+
+
+def test_compile_says_when_the_golden_manifests_need_a_snapshot(project: Path) -> None:
+    first = run_cli("compile")
+    assert first.err.splitlines()[-1] == (
+        "note: this changes what dev, prod render; review it (python -m compiler diff), "
+        "then update the golden manifests: python -m compiler snapshot"
+    )
+    assert "note:" not in run_cli("compile").err  # nothing changed
+    spec = project / "spec" / "llmgateway.yaml"
+    spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 4"))
+    assert run_cli("compile").err.splitlines()[-1] == (
+        "note: this changes what prod renders; review it (python -m compiler diff), "
+        "then update the golden manifests: python -m compiler snapshot"
+    )
+    spec.write_text(spec.read_text().replace("  prod:\n", "  staging:\n    replicas: 1\n  prod:\n"))
+    assert "note: this changes what staging renders;" in run_cli("compile").err
+    # Only the documentation page changes: nothing renders differently.
+    spec.write_text(spec.read_text().replace("# What the Terraform module", "# What the module"))
+    assert "note:" not in run_cli("compile").err

@@ -317,3 +317,143 @@ def test_diff_unknown_environment_exits_2(repository: Path, kustomize: Kustomize
     result = run_cli("diff", "--env", "qa")
     assert result.code == 2
     assert "no environment qa" in result.err
+
+
+def prod_edit(lines: str, text: str = COMMITTED) -> str:
+    """Add indented settings to the prod environment of the committed spec."""
+    return edit("    production: true\n", "    production: true\n" + lines, text)
+
+
+def test_changes_are_ordered_for_a_reviewer_and_policy_annotations_grouped() -> None:
+    review = review_of(COMMITTED, prod_edit("    image:\n      tag: v1.2.3\n"))
+    assert to_text(review).splitlines()[-4:] == [
+        "  ~ Deployment/llmgateway/llmgateway",
+        "      spec.template.spec.containers[llmgateway].image: "
+        "'ghcr.io/theopenco/llmgateway-unified:latest' -> "
+        "'ghcr.io/theopenco/llmgateway-unified:v1.2.3'",
+        "      spec.template.spec.containers[llmgateway].imagePullPolicy: 'Always' -> "
+        "'IfNotPresent'",
+        "      policy annotations changed (1 checkov.io/* annotation)",
+    ]
+    markdown = to_markdown(review)
+    assert "  - policy annotations changed (1 checkov.io/* annotation)" in markdown
+    assert "checkov.io/skip" not in markdown
+    # Tools still get every field, in the same order.
+    fields = json.loads(to_json(review))["environments"][1]["resources"][0]["fields"]
+    assert [f["path"] for f in fields][-1].startswith("metadata.annotations.checkov.io/skip")
+
+
+def test_workloads_come_first_and_policy_only_changes_last() -> None:
+    before = rendered(COMMITTED)
+    after = copy.deepcopy(before)
+    prod = {r["kind"]: r for r in after["prod"]}
+    prod["Deployment"]["metadata"]["annotations"]["checkov.io/skip1"] = "CKV_K8S_1=changed"
+    prod["Service"]["metadata"]["labels"]["tier"] = "web"
+    prod["PersistentVolumeClaim"]["metadata"]["labels"]["tier"] = "web"
+    prod["Namespace"]["metadata"]["labels"]["tier"] = "web"
+    review = diff_environments("before", before, after)
+    changes = next(e for e in review.environments if e.name == "prod").changes
+    assert [c.id[1] for c in changes] == [
+        "Service",
+        "PersistentVolumeClaim",
+        "Namespace",
+        "Deployment",
+    ]
+
+
+def test_an_endpoint_made_public_is_risky() -> None:
+    review = review_of(COMMITTED, prod_edit("    auth:\n      publicEndpoints: [ui]\n"))
+    assert risks_of(review) == [
+        (
+            "prod",
+            "Ingress/llmgateway/llmgateway-ui",
+            "the oauth2-proxy sign-in is removed: llm.chrislee.local becomes public",
+        )
+    ]
+
+
+def test_a_networkpolicy_removed_or_loosened_is_risky() -> None:
+    removed = review_of(COMMITTED, prod_edit("    networkPolicy:\n      enabled: false\n"))
+    assert risks_of(removed) == [
+        ("prod", "NetworkPolicy/llmgateway/llmgateway", "the NetworkPolicy is removed")
+    ]
+    other_source = review_of(
+        COMMITTED, prod_edit("    networkPolicy:\n      ingressControllerNamespace: traefik\n")
+    )
+    assert risks_of(other_source) == [
+        (
+            "prod",
+            "NetworkPolicy/llmgateway/llmgateway",
+            "the NetworkPolicy is loosened: it allows more ingress traffic",
+        )
+    ]
+    restricted = prod_edit("    networkPolicy:\n      restrictEgress: true\n")
+    assert risks_of(review_of(COMMITTED, restricted)) == []  # tightened: no risk
+    assert risks_of(review_of(restricted, COMMITTED)) == [
+        (
+            "prod",
+            "NetworkPolicy/llmgateway/llmgateway",
+            "the NetworkPolicy is loosened: it no longer restricts Egress",
+        )
+    ]
+
+
+@pytest.mark.parametrize("service_type", ["LoadBalancer", "NodePort"])
+def test_a_service_exposed_outside_the_cluster_is_risky(service_type: str) -> None:
+    review = review_of(COMMITTED, prod_edit(f"    serviceType: {service_type}\n"))
+    assert risks_of(review) == [
+        (
+            "prod",
+            "Service/llmgateway/llmgateway",
+            f"the Service becomes {service_type} (was ClusterIP)",
+        )
+    ]
+
+
+def generated(kind: str, name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "llmgateway"},
+        "data": data,
+    }
+
+
+def test_a_generated_secret_with_a_new_hash_is_one_changed_resource() -> None:
+    before = {
+        "prod": [
+            generated("Secret", "llmgateway-auth-4b8h7f2m9k", {"AUTH_SECRET": "b2xk", "A": "eA=="}),
+            generated("ConfigMap", "settings-2g5d6c7b8t", {"x": "1"}),
+        ]
+    }
+    after = {
+        "prod": [
+            generated("Secret", "llmgateway-auth-tm9k2f4b8h", {"AUTH_SECRET": "bmV3", "A": "eA=="}),
+            generated("ConfigMap", "settings-9d8c7b6g5f", {"x": "2"}),
+        ]
+    }
+    review = diff_environments("before", before, after)
+    prod = review.environments[0]
+    assert [(c.label, c.change) for c in prod.changes] == [
+        ("ConfigMap/llmgateway/settings-9d8c7b6g5f", "changed"),
+        ("Secret/llmgateway/llmgateway-auth-tm9k2f4b8h", "changed"),
+    ]
+    assert [describe(f) for f in prod.changes[1].fields] == [
+        "data.AUTH_SECRET: (hidden) -> (hidden)",
+        "metadata.name: 'llmgateway-auth-4b8h7f2m9k' -> 'llmgateway-auth-tm9k2f4b8h'",
+    ]
+    assert "bmV3" not in to_text(review)
+    assert "b2xk" not in to_text(review)
+    # A name that is not kustomize's hash (vowels, wrong length) is never paired.
+    plain = diff_environments(
+        "before",
+        {"prod": [generated("ConfigMap", "settings-aaaaaaaaaa", {})]},
+        {"prod": [generated("ConfigMap", "settings-bbbbbbbbbb", {})]},
+    )
+    assert [c.change for c in plain.environments[0].changes] == ["removed", "added"]
+
+
+def describe(change: Any) -> str:
+    from compiler.compare import describe_change
+
+    return describe_change(change)

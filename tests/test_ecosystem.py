@@ -62,20 +62,48 @@ def test_every_workflow_command_is_known() -> None:
     """A command added to the workflow must be added here, with the test that runs it."""
     assert workflow_commands() == {
         "test": [
-            "python -m pip install -e '.[test]'",  # .ci/run installs the same way
+            "uv sync --locked --extra test",  # from uv.lock, as the README and .ci/run
             "python -m pytest",  # this suite
             "python -m compiler check",  # test_check_as_the_workflow_runs_it
         ],
         "diff": [
-            "python -m pip install -e .",
+            "uv sync --locked",
             'python -m compiler diff --base "origin/$BASE_REF" --format markdown '
             "> manifest-diff.md || test $? -eq 1",  # test_diff_step_as_the_workflow_runs_it
+        ],
+        "renovate": [  # test_renovate.py::test_renovate_job_as_the_workflow_runs_it
+            "uv sync --locked",
+            "python -m compiler compile --quiet && python -m compiler snapshot",
+            "git add -A\n"
+            "git diff --cached --quiet && exit 0\n"
+            'git -c user.name="llmgateway-compiler" '
+            '-c user.email="llmgateway-compiler@users.noreply.github.com" commit -q '
+            '-m "Regenerate base/, overlays/ and the golden manifests from the spec"\n'
+            'git push origin "HEAD:$BRANCH"\n',
         ],
         "deploy": [
             'printf \'%s\' "$KUBECONFIG_CONTENT" > "$RUNNER_TEMP/kubeconfig"',
             'kubectl apply -k "overlays/$ENVIRONMENT" --server-side',  # needs a cluster
         ],
     }
+
+
+# What `kubectl version --client` of each pinned kubectl reports as its kustomize.
+KUSTOMIZE_IN_KUBECTL = {"v1.32.4": "v5.5.0"}
+
+
+def test_workflow_renders_with_the_kustomize_of_the_goldens(kustomize: Kustomize) -> None:
+    """Another kustomize may render the overlays differently from tests/golden/: every job
+    that runs the compiler or kubectl pins kubectl, and the pin is the kustomize used here."""
+    workflow: Any = YAML(typ="safe", pure=True).load(WORKFLOW.read_text())
+    pinned = workflow["env"]["KUBECTL_VERSION"]
+    assert KUSTOMIZE_IN_KUBECTL[pinned] == kustomize.version()
+    for name, job in workflow["jobs"].items():
+        runs = " ".join(step.get("run", "") for step in job["steps"])
+        if "python -m" not in runs and "kubectl" not in runs:
+            continue
+        setups = [s for s in job["steps"] if s.get("uses", "").startswith("azure/setup-kubectl@")]
+        assert [s["with"]["version"] for s in setups] == ["${{ env.KUBECTL_VERSION }}"], name
 
 
 def test_check_as_the_workflow_runs_it(kustomize: Kustomize) -> None:

@@ -20,8 +20,12 @@ class RecordingSession:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.runs: list[tuple[str, ...]] = []
+        self.virtualenv = type("Virtualenv", (), {"location": str(tmp / "venv")})()
 
-    def install(self, *args: str) -> None:
+    def install(self, *args: str, **options: Any) -> None:
+        pass
+
+    def run_install(self, *args: str, **options: Any) -> None:
         pass
 
     def create_tmp(self) -> str:
@@ -30,7 +34,7 @@ class RecordingSession:
     def log(self, *args: Any) -> None:
         pass
 
-    def run(self, *args: str) -> None:
+    def run(self, *args: str, **options: Any) -> None:
         self.runs.append(args)
         if args[:4] == ("python", "-m", "compiler", "build"):
             output = Path(args[args.index("-o") + 1])

@@ -299,3 +299,18 @@ def test_the_secret_value_appears_nowhere_but_the_secret_commands_stdout(
         )
         assert ignored.stdout.strip() == "overlays/prod/secret.env"
     assert os.environ["LLMGATEWAY_AUTH_SECRET"] == KNOWN
+
+
+def test_generate_in_generator_mode_warns_that_yaml_is_unused(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_case(project, "secret-generator")
+    monkeypatch.setenv("LLMGATEWAY_LLM_OPENAI_API_KEY", "sk-test")
+    result = run_cli("secret", "--env", "prod", "--generate")
+    assert result.code == 0
+    assert result.err == (
+        "warning: environment 'prod' makes its Secret with a secretGenerator, which does "
+        "not use this YAML manifest; write its env file instead: python -m compiler secret "
+        "--env prod --generate --format env > overlays/prod/secret.env\n"
+    )
+    assert run_cli("secret", "--env", "prod", "--generate", "--format", "env").err == ""
