@@ -24,6 +24,7 @@ from compiler.emit import scalar
 from compiler.errors import ExternalError
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path
+from compiler.journal import leftovers
 from compiler.lint import Finding, lint_environment
 from compiler.plan import Tree
 from compiler.spec import Spec
@@ -98,8 +99,17 @@ def generated_on_disk(root: Path, tree: Tree) -> Tree:
 
 
 def file_drift(root: Path, tree: Tree) -> list[FileDrift]:
-    """Generated files as committed -> as the spec compiles them."""
-    return tree_drift(generated_on_disk(root, tree), tree)
+    """Generated files as committed -> as the spec compiles them, and what an
+    interrupted compile left (its journal, staged and backup files): never passed over."""
+    interrupted = [
+        FileDrift(
+            path,
+            "leftover",
+            ["an interrupted compile left it; python -m compiler compile finishes or undoes it"],
+        )
+        for path in leftovers(root)
+    ]
+    return tree_drift(generated_on_disk(root, tree), tree) + interrupted
 
 
 def golden_drift(names: list[str], rendered: list[str], root: Path) -> list[GoldenDrift]:

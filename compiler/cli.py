@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from compiler import __version__
+from compiler import __version__, tools
 from compiler.errors import CompilerError, ExitCode, Problem, UsageError
+from compiler.tools import DEFAULT_TIMEOUT
 
 EXIT_CODES_HELP = """exit codes:
   0  success (validate: valid; compile: written; check: no drift; diff: no differences)
@@ -92,6 +93,16 @@ def spec_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 PROGRAM = "python -m compiler"
 DIRECTORY_HELP = "run as if started in DIR (the project root holding spec/, base/, overlays/)"
 
@@ -121,6 +132,13 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the output: auto (a terminal, and NO_COLOR unset), always or never",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="stop kustomize, kubectl or git after this long, exit 3 (default: %(default)g)",
     )
     parser.add_argument(
         "-C",
@@ -389,28 +407,21 @@ def run_schema(args: argparse.Namespace, output: Output) -> int:
     if args.output == "-":
         output.out.write(text)
         return ExitCode.OK
-    target = Path(args.output)
-    if target.exists() and target.read_text(encoding="utf-8") == text:
-        output.say(f"unchanged {args.output}")
-        return ExitCode.OK
     from compiler.write import write_file
 
-    write_file(target, text)
-    output.say(f"  written {args.output}")
+    written = write_file(Path(args.output), text)
+    output.say(f"  written {args.output}" if written else f"unchanged {args.output}")
     return ExitCode.OK
 
 
 def run_compile(args: argparse.Namespace, output: Output) -> int:
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     spec = load_spec(args.spec)
     print_warnings(spec.warnings, output)
-    tree = plan_tree(spec)
-    root = Path()
-    changes = diff_tree(root, tree)
-    apply_changes(root, tree, changes)
+    changes = write_tree(Path(), plan_tree(spec))
     for line in changes.lines():
         if args.quiet and line.lstrip().startswith("unchanged"):
             continue
@@ -476,7 +487,10 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
         spec_bytes = Path(args.spec).read_bytes()
         lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
         found = cache.get_json("lint", lint_key)
-        if not isinstance(found, list):
+        if not isinstance(found, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
+            for i in found
+        ):
             from compiler.check import lint_all
             from compiler.load import load_spec
 
@@ -595,7 +609,7 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
 
 def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.check import file_drift
-    from compiler.golden import existing_goldens, golden_path, golden_text
+    from compiler.golden import write_goldens
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.plan import plan_tree
@@ -612,25 +626,8 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.render import render
 
     rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-    goldens = existing_goldens(root)
-    try:
-        (root / "tests" / "golden").mkdir(parents=True, exist_ok=True)
-        for name, text in zip(names, rendered, strict=True):
-            content = golden_text(name, text)
-            if goldens.get(name) == content:
-                output.say(f"unchanged {golden_path(name)}")
-                continue
-            (root / golden_path(name)).write_text(content, encoding="utf-8", newline="\n")
-            output.say(f"  written {golden_path(name)}")
-        for name in sorted(set(goldens) - set(names)):
-            (root / golden_path(name)).unlink()
-            output.say(f"  deleted {golden_path(name)}")
-    except OSError as exc:
-        from compiler.errors import WriteError
-
-        raise WriteError(
-            f"cannot write the golden manifests: {exc.strerror}: {exc.filename}"
-        ) from None
+    for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
+        output.say(line)
     return ExitCode.OK
 
 
@@ -773,13 +770,10 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
     from compiler.docs import DOCS_PATH
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     tree = {DOCS_PATH: plan_tree(load_spec(args.spec))[DOCS_PATH]}
-    changes = diff_tree(Path("."), tree)
-    changes.deleted = []  # only the page itself: nothing else is touched
-    changes.user_files = []
-    apply_changes(Path("."), tree, changes)
+    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
     for line in changes.lines():
         output.say(line)
     return ExitCode.OK
@@ -863,17 +857,19 @@ def main(
         parser.print_help(output.err)
         return ExitCode.INVALID
     output.choose_colour(args.color, os.environ)
+    tools.TIMEOUT = args.timeout
     try:
-        if args.directory:
-            try:
-                os.chdir(args.directory)
-            except OSError as exc:
-                raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
-        from compiler.secretenv import known_secret_values
+        with tools.terminate_by_exception():
+            if args.directory:
+                try:
+                    os.chdir(args.directory)
+                except OSError as exc:
+                    raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
+            from compiler.secretenv import known_secret_values
 
-        output.secrets = known_secret_values(Path("."), os.environ)
-        run: Command = args.run
-        return run(args, output)
+            output.secrets = known_secret_values(Path("."), os.environ)
+            run: Command = args.run
+            return run(args, output)
     except CompilerError as exc:
         if args.debug:
             output.note("".join(traceback.format_exception(exc)).rstrip())
@@ -881,5 +877,10 @@ def main(
             output.note(line, "red")
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        tools.stop_all_tools()
         output.note("interrupted")
         return 130
+    except tools.Terminated:
+        tools.stop_all_tools()
+        output.note("terminated")
+        return 143

@@ -44,13 +44,7 @@ Resource = dict[str, Any]
 
 def hosts(settings: Settings) -> dict[str, str]:
     """Host of each endpoint: the UI at the domain, the others under a prefix."""
-    domain = settings.domain
-    return {
-        "ui": domain,
-        "api": f"api.{domain}",
-        "gateway": f"gateway.{domain}",
-        "admin": f"admin.{domain}",
-    }
+    return settings.hosts
 
 
 def urls(settings: Settings) -> dict[str, str]:

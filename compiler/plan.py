@@ -191,7 +191,9 @@ def keyed_list_patch(
             items.append({key: item[key]})
         else:
             items.append({key: item[key], **strategic_patch(before, item, kind, path)})
-    items.extend({key: k, "$patch": "delete"} for k in old_by_key if k not in set(new_keys))
+    for gone in old_by_key:
+        if gone not in new_keys:
+            items.append({key: gone, "$patch": "delete"})
     return items
 
 
@@ -233,10 +235,8 @@ def json_patch(old: Any, new: Any, path: tuple[str | int, ...] = ()) -> list[dic
             ops.extend(
                 {"op": "add", "path": pointer((*path, "-")), "value": item} for item in new[common:]
             )
-            ops.extend(
-                {"op": "remove", "path": pointer((*path, index))}
-                for index in range(len(old) - 1, common - 1, -1)
-            )
+            for index in range(len(old) - 1, common - 1, -1):
+                ops.append({"op": "remove", "path": pointer((*path, index))})
             return ops
     return [{"op": "replace", "path": pointer(path), "value": new}]
 

@@ -7,9 +7,13 @@ A field's docstring is its description in the generated JSON Schema.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -18,9 +22,13 @@ from pydantic.alias_generators import to_camel
 from compiler.errors import Problem
 
 # Matched with fullmatch only: `$` would also match before a final newline.
+BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+DECIMAL_SUFFIXES = ("k", "M", "G", "T", "P", "E")
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-# The module's own rule for the storage size, binary and decimal suffixes only.
-STORAGE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|K)")
+# The module's own rule for the storage size, binary and decimal suffixes only, with
+# Kubernetes' decimal kilo "k" where the module had "K", which the API server refuses
+# (<decimalSI> in k8s.io/apimachinery/pkg/api/resource/quantity.go).
+STORAGE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|k)")
 # Kubernetes resource quantities (cpu "100m", "1", memory "512Mi", "2G").
 RESOURCE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ei|Pi|Ti|Gi|Mi|Ki|[numkMGTPE])?")
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([^@]+)")
@@ -59,6 +67,9 @@ def check_dns_name(value: str) -> str:
 
 def check_storage_quantity(value: str) -> str:
     if STORAGE_QUANTITY.fullmatch(value):
+        if quantity(value) == 0:
+            # Kubernetes refuses a claim of nothing (ValidatePersistentVolumeClaimSpec).
+            raise ValueError(f"{value!r} is no storage at all: request more than zero")
         return value
     hint = ""
     near = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([KMGTPEkmgtpe])i?[Bb]?", re.sub(r"\s", "", value))
@@ -75,6 +86,24 @@ def check_resource_quantity(value: str) -> str:
             f"{value!r} is not a Kubernetes quantity such as '100m', '1', '512Mi' or '2Gi'"
         )
     return value
+
+
+QUANTITY_FACTORS: dict[str, Fraction] = {
+    **{suffix: Fraction(1024**power) for power, suffix in enumerate(BINARY_SUFFIXES, 1)},
+    **{suffix: Fraction(1000**power) for power, suffix in enumerate(DECIMAL_SUFFIXES, 1)},
+    "": Fraction(1),
+    "m": Fraction(1, 10**3),
+    "u": Fraction(1, 10**6),
+    "n": Fraction(1, 10**9),
+}
+
+
+def quantity(value: str) -> Fraction:
+    """The exact amount of a quantity the patterns above accept (`1Gi`, `1000m`)."""
+    match = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", value)
+    if match is None or match.group(2) not in QUANTITY_FACTORS:
+        raise ValueError(f"{value!r} is not a quantity")
+    return Fraction(match.group(1)) * QUANTITY_FACTORS[match.group(2)]
 
 
 def check_email(value: str) -> str:
@@ -139,6 +168,42 @@ def short_text(value: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# kubernetes-validate's strict schemas, one folder per Kubernetes release
+# (kubernetes_validate/kubernetes-json-schema/v1.32.0-local-strict).
+SCHEMA_FOLDER = re.compile(r"v([0-9]+)\.([0-9]+)\.[0-9]+-local-strict")
+
+
+@cache
+def schema_versions() -> tuple[str, ...]:
+    """Kubernetes versions (`1.32`) the installed kubernetes-validate has schemas for.
+
+    Read from its folder, without importing it (its import is slow and lint's business).
+    """
+    found = importlib.util.find_spec("kubernetes_validate")
+    versions: set[tuple[int, int]] = set()
+    for root in (found.submodule_search_locations or []) if found else []:
+        folder = Path(root) / "kubernetes-json-schema"
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                match = SCHEMA_FOLDER.fullmatch(entry.name)
+                if match:
+                    versions.add((int(match.group(1)), int(match.group(2))))
+    return tuple(f"{major}.{minor}" for major, minor in sorted(versions))
+
+
+def check_kubernetes_version(value: str) -> str:
+    # kubernetes-validate fails with an IndexError below its oldest schemas and refuses
+    # versions above its newest; lint needs the schemas of exactly this version.
+    known = schema_versions()
+    if value not in known:
+        supported = f"from {known[0]} to {known[-1]}" if known else "none are installed"
+        raise ValueError(
+            f"no Kubernetes API schemas for {value!r} in the installed kubernetes-validate "
+            f"(python -m compiler lint needs them): supported versions {supported}"
+        )
+    return value
+
+
 DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
 DnsName = Annotated[str, AfterValidator(check_dns_name)]
 StorageQuantity = Annotated[str, AfterValidator(check_storage_quantity)]
@@ -149,6 +214,13 @@ DnsSubdomain = Annotated[str, AfterValidator(check_dns_subdomain)]
 ImageRepository = Annotated[str, AfterValidator(check_image_repository)]
 GitBranch = Annotated[str, AfterValidator(check_git_branch)]
 Text = Annotated[str, AfterValidator(check_text)]
+
+# Deployment.spec.replicas is an int32 in the Kubernetes API.
+INT32_MAX = 2**31 - 1
+# A host name has at most 253 characters (RFC 1123; Ingress host validation).
+MAX_HOST_LENGTH = 253
+# Hosts of the endpoints: the UI at the domain, the others under these prefixes.
+HOST_PREFIXES = {"ui": "", "api": "api.", "gateway": "gateway.", "admin": "admin."}
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany"]
 # The environment variables the two required Secret keys reach the app as.
@@ -419,7 +491,7 @@ class Settings(Model):
     prefixed to it."""
     image: Image = Image()
     """The container image."""
-    replicas: int = Field(default=1, ge=1)
+    replicas: int = Field(default=1, ge=1, le=INT32_MAX)
     """Number of pods. More than one needs ReadWriteMany storage (or an external database)."""
     ingress: Ingress = Ingress()
     """Ingress class and TLS."""
@@ -450,7 +522,9 @@ class Settings(Model):
     """Graceful shutdown: the pod's grace period and the gateway's drain."""
     gitops: GitOps | None = None
     """Generate gitops/<env>.yaml for Argo CD or Flux; unset: none."""
-    kubernetes_version: str = Field(default="1.32", pattern=r"^1\.[0-9]{2}$")
+    kubernetes_version: Annotated[str, AfterValidator(check_kubernetes_version)] = Field(
+        default="1.32", pattern=r"^1\.[0-9]{2}$"
+    )
     """Kubernetes version whose API schemas the rendered manifests are validated against
     (`python -m compiler lint`), for example `1.32`."""
 
@@ -468,6 +542,11 @@ class Settings(Model):
     @property
     def scheme(self) -> str:
         return "https" if self.ingress.tls.enabled else "http"
+
+    @property
+    def hosts(self) -> dict[str, str]:
+        """Host of each endpoint: the UI at the domain, the others under a prefix."""
+        return {name: f"{prefix}{self.domain}" for name, prefix in HOST_PREFIXES.items()}
 
 
 class EnvironmentSettings(Settings):
@@ -603,6 +682,28 @@ def check_rules(settings: Settings) -> list[RuleViolation]:
                 f"the gateway's drain ({drain} s) must be below the pod's grace period "
                 f"({grace} s), or Kubernetes kills the pod mid-drain; lower "
                 "shutdown.drainSeconds or raise shutdown.terminationGracePeriodSeconds",
+            )
+        )
+    for kind in ("cpu", "memory"):
+        request = getattr(settings.resources.requests, kind)
+        limit = getattr(settings.resources.limits, kind)
+        if quantity(request) > quantity(limit):
+            found.append(
+                RuleViolation(
+                    ("resources", "requests", kind),
+                    f"the {kind} request {request} is more than its limit {limit}, which "
+                    f"Kubernetes refuses: lower it or raise resources.limits.{kind}",
+                )
+            )
+    longest = max(settings.hosts.items(), key=lambda item: len(item[1]))
+    if len(longest[1]) > MAX_HOST_LENGTH:
+        prefix = HOST_PREFIXES[longest[0]]
+        found.append(
+            RuleViolation(
+                ("domain",),
+                f"the {longest[0]} host '{prefix}<domain>' is {len(longest[1])} characters, "
+                f"more than the {MAX_HOST_LENGTH} of a host name: use a domain of at most "
+                f"{MAX_HOST_LENGTH - len(prefix)} characters",
             )
         )
     protected = [e for e in PROTECTED_ENDPOINTS if e not in settings.auth.public_endpoints]
