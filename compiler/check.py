@@ -11,12 +11,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.compare import FileDrift, load_documents, rendered_drift, tree_drift
-from compiler.fingerprint import SECRET_ENV
+from compiler.compare import (
+    FileDrift,
+    compare_resources,
+    index_resources,
+    load_documents,
+    rendered_drift,
+    show,
+    tree_drift,
+)
+from compiler.emit import scalar
+from compiler.errors import ExternalError
+from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path
+from compiler.journal import leftovers
 from compiler.lint import Finding, lint_environment
 from compiler.plan import Tree
-from compiler.secretenv import exposed_env_files, left_behind
+from compiler.secretignore import exposed_env_files, left_behind
 from compiler.spec import Spec
 from compiler.write import existing_files, is_generated, read_file
 
@@ -28,6 +39,26 @@ class GoldenDrift:
     changes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class EditEffect:
+    """What a hand edit of the generated files changes in one rendered resource."""
+
+    environment: str
+    resource: str  # Kind/name
+    path: str
+    committed: Any
+    from_spec: Any
+    keep: str | None = None  # the spec setting that keeps it: `environments.prod.replicas: 5`
+
+    def describe(self) -> str:
+        if self.path == "(resource)":
+            return f"{self.resource}: {self.committed}"
+        return (
+            f"{self.resource} {self.path}: {show(self.committed)} committed, "
+            f"{show(self.from_spec)} from the spec"
+        )
+
+
 @dataclass
 class CheckReport:
     files: list[FileDrift]
@@ -36,6 +67,8 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)  # secret.env files git could take
+    effects: list[EditEffect] = field(default_factory=list)
+    hand_edited: bool = False
 
     @property
     def failed(self) -> bool:
@@ -53,6 +86,8 @@ class CheckReport:
             "findings": [f.__dict__ for f in self.findings],
             "notes": self.notes,
             "secrets": self.secrets,
+            "handEdited": self.hand_edited,
+            "effects": [e.__dict__ for e in self.effects],
         }
 
 
@@ -67,8 +102,17 @@ def generated_on_disk(root: Path, tree: Tree) -> Tree:
 
 
 def file_drift(root: Path, tree: Tree) -> list[FileDrift]:
-    """Generated files as committed -> as the spec compiles them."""
-    return tree_drift(generated_on_disk(root, tree), tree)
+    """Generated files as committed -> as the spec compiles them, and what an
+    interrupted compile left (its journal, staged and backup files): never passed over."""
+    interrupted = [
+        FileDrift(
+            path,
+            "leftover",
+            ["an interrupted compile left it; python -m compiler compile finishes or undoes it"],
+        )
+        for path in leftovers(root)
+    ]
+    return tree_drift(generated_on_disk(root, tree), tree) + interrupted
 
 
 def golden_drift(names: list[str], rendered: list[str], root: Path) -> list[GoldenDrift]:
@@ -99,10 +143,18 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
     report = CheckReport(file_drift(root, tree), rendered=False)
     report.secrets = exposed_env_files(root, spec)
     report.notes.extend(stray.warning() for stray in left_behind(root, spec))
+    report.hand_edited = bool(report.files) and spec_unchanged(root, tree)
     if not render or report.files:
         if render:
             report.notes.append(
                 "golden manifests not checked: the overlays drifted (compile first)"
+            )
+            if report.hand_edited:
+                report.effects = edit_effects(spec, tree, root, report)
+        elif report.hand_edited:
+            report.notes.append(
+                "check without --no-render shows what the hand edits change in the rendered "
+                "resources, and the spec settings that keep them"
             )
         return report
     from compiler.kustomize import find_kustomize
@@ -123,3 +175,118 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
     report.golden = golden_drift(names, rendered, root)
     report.findings = lint_all(spec, names, rendered)
     return report
+
+
+def spec_unchanged(root: Path, tree: Tree) -> bool:
+    """Whether the spec is the one the committed tree was compiled from (so any drift is
+    a hand edit): the committed fingerprint names the same spec as the planned one."""
+    committed = read_fingerprint(root)
+    planned = tree.get(FINGERPRINT_PATH, b"").decode().splitlines()
+    return committed is not None and len(planned) > 1 and planned[1] == f"spec {committed[0]}"
+
+
+def edited_environments(spec: Spec, paths: list[str]) -> dict[str, str]:
+    """Environments whose rendering the drifted paths touch -> spec prefix for the hints."""
+    enabled = [name for name, _ in spec.enabled()]
+    scopes: dict[str, str] = {}
+    if any(p.startswith("base/") for p in paths):
+        scopes = dict.fromkeys(enabled, "defaults")
+    for path in paths:
+        parts = path.split("/")
+        if len(parts) >= 3 and parts[0] == "overlays" and parts[1] in enabled:
+            scopes[parts[1]] = f"environments.{parts[1]}"
+    return dict(sorted(scopes.items()))
+
+
+def edit_effects(spec: Spec, tree: Tree, root: Path, report: CheckReport) -> list[EditEffect]:
+    """The hand edits by their effect: the committed overlays rendered against the ones the
+    spec compiles to, field by field, each with the spec setting that would keep it."""
+    import tempfile
+
+    from compiler.kustomize import find_kustomize
+    from compiler.render import render as render_overlays
+
+    scopes = edited_environments(spec, [d.path for d in report.files])
+    names = [n for n in scopes if (root / "overlays" / n / "kustomization.yaml").is_file()]
+    if not names:
+        return []
+    with tempfile.TemporaryDirectory(prefix="llmgw-check-") as scratch:
+        planned = Path(scratch)
+        for rel, data in tree.items():
+            if rel.startswith("base/") or any(rel.startswith(f"overlays/{n}/") for n in names):
+                target = planned / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        try:
+            texts = render_overlays(
+                find_kustomize(),
+                [root / "overlays" / n for n in names] + [planned / "overlays" / n for n in names],
+            )
+        except ExternalError as exc:
+            report.notes.append(f"the committed overlays do not render any more: {exc}")
+            return []
+    effects: list[EditEffect] = []
+    for index, name in enumerate(names):
+        committed = load_documents(texts[index])
+        wanted = load_documents(texts[len(names) + index])
+        for change in compare_resources(committed, wanted):
+            label = f"{change.id[1]}/{change.id[3]}"
+            if change.change != "changed":
+                what = {"added": "missing from", "removed": "only in"}[change.change]
+                effects.append(
+                    EditEffect(name, label, "(resource)", f"{what} the committed overlay", None)
+                )
+                continue
+            resource = index_resources(wanted).get(change.id, {})
+            for f in change.fields:
+                setting = spec_setting(change.id[1], resource, f.path, f.old)
+                keep = f"{scopes[name]}.{setting[0]}: {scalar(setting[1])}" if setting else None
+                effects.append(EditEffect(name, label, f.path, f.old, f.new, keep))
+    return effects
+
+
+CONTAINER = "spec.template.spec.containers[llmgateway]"
+# Rendered fields that come straight from one spec field (kind, path) -> spec field.
+SPEC_FIELDS = {
+    ("Deployment", "spec.replicas"): "replicas",
+    ("PersistentVolumeClaim", "spec.resources.requests.storage"): "storage.size",
+    ("PersistentVolumeClaim", "spec.storageClassName"): "storage.className",
+    ("Ingress", "spec.ingressClassName"): "ingress.className",
+    ("Service", "spec.type"): "serviceType",
+    **{
+        ("Deployment", f"{CONTAINER}.resources.{level}.{amount}"): f"resources.{level}.{amount}"
+        for level in ("requests", "limits")
+        for amount in ("cpu", "memory")
+    },
+}
+HOST_PREFIXES = {
+    "llmgateway-ui": "",
+    "llmgateway-api": "api.",
+    "llmgateway-gateway": "gateway.",
+    "llmgateway-admin": "admin.",
+}
+
+
+def spec_setting(kind: str, resource: Any, path: str, value: Any) -> tuple[str, Any] | None:
+    """The spec field (relative to an environment) and value that render ``value`` at
+    ``path`` of a resource, when one spec field decides it alone."""
+    if value is None:
+        return None
+    if (kind, path) in SPEC_FIELDS:
+        return SPEC_FIELDS[kind, path], value
+    if kind == "PersistentVolumeClaim" and path.startswith("spec.accessModes"):
+        mode = value[0] if isinstance(value, list) and len(value) == 1 else value
+        return ("storage.accessMode", mode) if isinstance(mode, str) else None
+    if kind == "Deployment" and path == f"{CONTAINER}.image" and isinstance(value, str):
+        repository, _, tag = value.rpartition(":")
+        return ("image.tag", tag) if repository and "/" not in tag else None
+    if (
+        kind == "Ingress"
+        and isinstance(value, str)
+        and (path == "spec.rules[0].host" or path.startswith("spec.tls[0].hosts"))
+    ):
+        name = (resource.get("metadata") or {}).get("name", "")
+        prefix = HOST_PREFIXES.get(name)
+        if prefix is not None and value.startswith(prefix) and len(value) > len(prefix):
+            return "domain", value[len(prefix) :]
+    return None

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from compiler import __version__
+from compiler import __version__, tools
 from compiler.errors import CompilerError, ExitCode, Problem, UsageError
+from compiler.tools import DEFAULT_TIMEOUT
 
 EXIT_CODES_HELP = """exit codes:
   0  success (validate: valid; compile: written; check: no drift; diff: no differences)
@@ -45,6 +46,9 @@ class Output:
         self.err = err
         self.out_colour = colour
         self.err_colour = colour
+        # Every known secret value is hidden from what we print (secretenv.redact_text);
+        # only `secret` writes a value, to stdout, bypassing it.
+        self.secrets: list[str] = []
 
     def choose_colour(self, mode: str, environ: Mapping[str, str]) -> None:
         """--color: always, never, or auto (a terminal, and NO_COLOR unset), per stream."""
@@ -58,11 +62,20 @@ class Output:
         """Text for stdout, coloured when stdout is."""
         return painted(text, colour, self.out_colour)
 
+    def redact(self, text: str) -> str:
+        from compiler.secretenv import redact_text
+
+        return redact_text(text, self.secrets) if self.secrets else text
+
     def say(self, text: str = "") -> None:
-        print(text, file=self.out)
+        print(self.redact(text), file=self.out)
 
     def note(self, text: str, colour: str | None = None) -> None:
-        print(painted(text, colour, self.err_colour), file=self.err)
+        print(painted(self.redact(text), colour, self.err_colour), file=self.err)
+
+    def write(self, text: str) -> None:
+        """Results as they are (no newline added), redacted like every line."""
+        self.out.write(self.redact(text))
 
     def finding(self, line: str, severity: str) -> None:
         self.note(line, "red" if severity == "error" else "yellow")
@@ -78,6 +91,16 @@ def spec_argument(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the spec file (default: %(default)s)",
     )
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 PROGRAM = "python -m compiler"
@@ -109,6 +132,13 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the output: auto (a terminal, and NO_COLOR unset), always or never",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="stop kustomize, kubectl or git after this long, exit 3 (default: %(default)g)",
     )
     parser.add_argument(
         "-C",
@@ -296,9 +326,12 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "print the Secret an environment needs (stdout only)",
         "Print the Secret of an environment whose authSecret.source is existing (a manifest "
         "for `kubectl apply -f -`) or generator (--format env, for overlays/<env>/secret.env). "
-        "Each value comes from the environment variable LLMGATEWAY_<KEY> "
-        "(LLMGATEWAY_AUTH_SECRET, ...); --generate makes random values for AUTH_SECRET and "
-        "GATEWAY_API_KEY_HASH_SECRET when unset. Nothing is written to disk.",
+        "The Secret needs two keys in every mode (with external-secrets, put both in the "
+        "store): AUTH_SECRET (signs sessions) and GATEWAY_API_KEY_HASH_SECRET (hashes API "
+        "keys), plus authSecret.extraKeys. Each value comes from the environment variable "
+        "LLMGATEWAY_<KEY> (LLMGATEWAY_AUTH_SECRET, LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET, "
+        "...); --generate makes an independent random value for each of the two when unset. "
+        "Nothing is written to disk.",
     )
     spec_argument(secret)
     secret.add_argument("--env", required=True, metavar="ENV", help="the environment")
@@ -396,43 +429,46 @@ def run_schema(args: argparse.Namespace, output: Output) -> int:
     if args.output == "-":
         output.out.write(text)
         return ExitCode.OK
-    target = Path(args.output)
-    if target.exists() and target.read_text(encoding="utf-8") == text:
-        output.say(f"unchanged {args.output}")
-        return ExitCode.OK
     from compiler.write import write_file
 
-    write_file(target, text)
-    output.say(f"  written {args.output}")
+    written = write_file(Path(args.output), text)
+    output.say(f"  written {args.output}" if written else f"unchanged {args.output}")
     return ExitCode.OK
 
 
 def run_compile(args: argparse.Namespace, output: Output) -> int:
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     spec = load_spec(args.spec)
     print_warnings(spec.warnings, output)
-    tree = plan_tree(spec)
-    root = Path()
-    changes = diff_tree(root, tree)
-    apply_changes(root, tree, changes)
+    changes = write_tree(Path(), plan_tree(spec))
     for line in changes.lines():
         if args.quiet and line.lstrip().startswith("unchanged"):
             continue
         output.say(line)
-    from compiler.secretenv import IGNORE_RULE, ensure_ignore_rule, left_behind
+    from compiler.secretignore import IGNORE_RULE, ensure_ignore_rule, left_behind
 
-    if ensure_ignore_rule(root, spec):
+    if ensure_ignore_rule(Path(), spec):
         output.say(f"  updated .gitignore (added {IGNORE_RULE}: secret.env stays out of git)")
-    for stray in left_behind(root, spec):
+    for stray in left_behind(Path(), spec):
         output.note(f"warning: {stray.warning()}", "yellow")
     counts = (
         f"{len(changes.created)} created, {len(changes.updated)} updated, "
         f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged"
     )
     output.say(counts)
+    from compiler.golden import snapshot_note, stale_goldens
+
+    note = snapshot_note(
+        stale_goldens(
+            changes.created + changes.updated + changes.deleted,
+            [name for name, _ in spec.enabled()],
+        )
+    )
+    if note:
+        output.note(note)
     return ExitCode.OK
 
 
@@ -489,7 +525,10 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
         spec_bytes = Path(args.spec).read_bytes()
         lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
         found = cache.get_json("lint", lint_key)
-        if not isinstance(found, list):
+        if not isinstance(found, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
+            for i in found
+        ):
             from compiler.check import lint_all
             from compiler.load import load_spec
 
@@ -510,9 +549,9 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     if args.output:
         from compiler.write import write_file
 
-        write_file(Path(args.output), text)
+        write_file(Path(args.output), output.redact(text))
     else:
-        output.out.write(text)
+        output.write(text)
     return ExitCode.OK
 
 
@@ -569,7 +608,19 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
             output.say(f"  {output.paint(f'{state:<10}', 'red')} {item.path}")
             for line in item.details:
                 output.say(f"               {line}")
-        output.say("fix: python -m compiler compile")
+        if report.effects:
+            output.say("hand edits, by their effect on the rendered resources:")
+            for effect in report.effects:
+                output.say(f"  {effect.environment}: {effect.describe()}")
+                if effect.keep:
+                    output.say(f"      to keep it: set {effect.keep} in {args.spec}")
+        if report.hand_edited:
+            output.say(
+                "fix: python -m compiler compile (it reverts the hand edits; to keep one, "
+                "set it in the spec first)"
+            )
+        else:
+            output.say("fix: python -m compiler compile")
     if report.golden:
         output.say("golden: what kustomize renders differs from tests/golden/:")
         for golden in report.golden:
@@ -598,7 +649,7 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
 
 def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.check import file_drift
-    from compiler.golden import existing_goldens, golden_path, golden_text
+    from compiler.golden import write_goldens
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.plan import plan_tree
@@ -615,25 +666,8 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
     from compiler.render import render
 
     rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-    goldens = existing_goldens(root)
-    try:
-        (root / "tests" / "golden").mkdir(parents=True, exist_ok=True)
-        for name, text in zip(names, rendered, strict=True):
-            content = golden_text(name, text)
-            if goldens.get(name) == content:
-                output.say(f"unchanged {golden_path(name)}")
-                continue
-            (root / golden_path(name)).write_text(content, encoding="utf-8", newline="\n")
-            output.say(f"  written {golden_path(name)}")
-        for name in sorted(set(goldens) - set(names)):
-            (root / golden_path(name)).unlink()
-            output.say(f"  deleted {golden_path(name)}")
-    except OSError as exc:
-        from compiler.errors import WriteError
-
-        raise WriteError(
-            f"cannot write the golden manifests: {exc.strerror}: {exc.filename}"
-        ) from None
+    for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
+        output.say(line)
     return ExitCode.OK
 
 
@@ -696,9 +730,9 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
     review = diff_environments(label, old, new)
     if args.format == "text":
-        output.out.write(to_text(review, output.paint))
+        output.write(to_text(review, output.paint))
     else:
-        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
+        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
@@ -776,13 +810,10 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
     from compiler.docs import DOCS_PATH
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     tree = {DOCS_PATH: plan_tree(load_spec(args.spec))[DOCS_PATH]}
-    changes = diff_tree(Path("."), tree)
-    changes.deleted = []  # only the page itself: nothing else is touched
-    changes.user_files = []
-    apply_changes(Path("."), tree, changes)
+    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
     for line in changes.lines():
         output.say(line)
     return ExitCode.OK
@@ -815,8 +846,10 @@ def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
         else ""
     )
     output.note(
-        f"note: {hint}create the Secret outside git: LLMGATEWAY_AUTH_SECRET=<the value> "
-        f"python -m compiler secret --env {args.env_name} | kubectl apply -f -"
+        f"note: {hint}create the Secret outside git, keeping the module's AUTH_SECRET and "
+        "generating the GATEWAY_API_KEY_HASH_SECRET the app also needs: "
+        f"LLMGATEWAY_AUTH_SECRET=<the value> python -m compiler secret --env {args.env_name} "
+        "--generate | kubectl apply -f -"
     )
     return ExitCode.OK
 
@@ -833,9 +866,9 @@ def run_live_diff(args: argparse.Namespace, output: Output) -> int:
         "the cluster (kubectl diff --server-side)", {name: live}, {name: merged}
     )
     if args.format == "text":
-        output.out.write(to_text(review, output.paint))
+        output.write(to_text(review, output.paint))
     else:
-        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
+        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
@@ -864,14 +897,19 @@ def main(
         parser.print_help(output.err)
         return ExitCode.INVALID
     output.choose_colour(args.color, os.environ)
+    tools.TIMEOUT = args.timeout
     try:
-        if args.directory:
-            try:
-                os.chdir(args.directory)
-            except OSError as exc:
-                raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
-        run: Command = args.run
-        return run(args, output)
+        with tools.terminate_by_exception():
+            if args.directory:
+                try:
+                    os.chdir(args.directory)
+                except OSError as exc:
+                    raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
+            from compiler.secretenv import known_secret_values
+
+            output.secrets = known_secret_values(Path("."), os.environ)
+            run: Command = args.run
+            return run(args, output)
     except CompilerError as exc:
         if args.debug:
             output.note("".join(traceback.format_exception(exc)).rstrip())
@@ -879,5 +917,10 @@ def main(
             output.note(line, "red")
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        tools.stop_all_tools()
         output.note("interrupted")
         return 130
+    except tools.Terminated:
+        tools.stop_all_tools()
+        output.note("terminated")
+        return 143

@@ -1,126 +1,167 @@
-"""Keep the secretGenerator's `overlays/<env>/secret.env` files out of git, for good.
+"""The generator's git-ignored `secret.env`, read by us before kustomize ever sees it, and
+the one redaction step for text we echo from kustomize, kubectl and git.
 
-A secret.env holds real secret values and is the user's file: compile never writes or
-deletes it. The overlay's own `.gitignore` goes when the environment stops using a
-generator, so the rule that matters lives in the project's root `.gitignore`, which
-compile adds the moment a secret.env can exist and never removes. `check` asks git
-itself whether any secret.env is tracked or not ignored.
+kustomize reads an env file leniently: a line without `=` becomes a key whose value is
+looked up elsewhere, so a misplaced secret value turned into a Secret *key* and reached
+the output. Here every line must be `KEY=VALUE` with a key the Secret has; anything else
+is refused naming the file and line, never quoting the line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from compiler import git
+from compiler.errors import SecretFileError
 from compiler.fingerprint import SECRET_ENV
-from compiler.spec import Spec
-from compiler.write import write_file
 
-GITIGNORE = ".gitignore"
-IGNORE_RULE = f"/overlays/*/{SECRET_ENV}"
-IGNORE_BLOCK = (
-    f"# secretGenerator values (overlays/<env>/{SECRET_ENV}) never go into git;\n"
-    f"# python -m compiler compile adds this rule and never removes it.\n{IGNORE_RULE}\n"
-)
-
-
-def generator_environments(spec: Spec) -> list[str]:
-    """Enabled environments whose Secret a secretGenerator makes from a secret.env."""
-    return [name for name, env in spec.enabled() if env.auth_secret.source == "generator"]
+ENV_PREFIX = "LLMGATEWAY_"
+KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+REQUIRED_MARK = "# Required, not empty:"
+REDACTED = "(redacted)"
+# Shorter values are not searched for in text: they would match ordinary words of the
+# manifests. Values this short are refused where we make them (AUTH_SECRET: 32).
+MIN_REDACTED = 8
 
 
-def env_files_on_disk(root: Path) -> list[str]:
-    """Every overlays/<env>/secret.env present, by path relative to ``root``."""
-    overlays = root / "overlays"
-    if not overlays.is_dir():
-        return []
-    return sorted(
-        f"overlays/{entry.name}/{SECRET_ENV}"
-        for entry in overlays.iterdir()
-        if (entry / SECRET_ENV).is_file() or (entry / SECRET_ENV).is_symlink()
+def example_text(name: str, required: Iterable[str], keys: Iterable[str]) -> str:
+    """The overlay's `secret.env.example` (after the generated header)."""
+    return (
+        f"# Copy to {SECRET_ENV} (git-ignored) and fill in, or run:\n"
+        f"#   python -m compiler secret --env {name} --generate --format env "
+        f"> overlays/{name}/{SECRET_ENV}\n"
+        f"{REQUIRED_MARK} {' '.join(required)}\n" + "".join(f"{key}=\n" for key in keys)
     )
 
 
-def has_ignore_rule(root: Path) -> bool:
+def example_keys(overlay: Path) -> tuple[list[str], list[str]] | None:
+    """(every key, the required keys) from an overlay's example file; None without one."""
     try:
-        text = (root / GITIGNORE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
+        lines = (overlay / f"{SECRET_ENV}.example").read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return True  # not ours to rewrite; check asks git whether the files are ignored
-    return IGNORE_RULE in (line.strip() for line in text.splitlines())
-
-
-def ensure_ignore_rule(root: Path, spec: Spec) -> bool:
-    """Add IGNORE_RULE to the root .gitignore when a secret.env can exist (a generator
-    environment, or one on disk) and the rule is missing; True when the file changed."""
-    if not generator_environments(spec) and not env_files_on_disk(root):
-        return False
-    if has_ignore_rule(root):
-        return False
-    path = root / GITIGNORE
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if current:  # the user's lines stay as they are; a blank line, then the rule
-        current = current.rstrip("\n") + "\n\n"
-    write_file(path, current + IGNORE_BLOCK)
-    return True
-
-
-@dataclass(frozen=True)
-class LeftBehind:
-    """A secret.env on disk that no enabled generator environment reads."""
-
-    path: str
-    reason: str
-
-    def warning(self) -> str:
-        return (
-            f"{self.path} is left behind: {self.reason}, so nothing reads it; it still "
-            "holds secret values (git-ignored): delete it once they are stored elsewhere"
-        )
-
-
-def left_behind(root: Path, spec: Spec) -> list[LeftBehind]:
-    using = set(generator_environments(spec))
-    found: list[LeftBehind] = []
-    for path in env_files_on_disk(root):
-        name = path.split("/")[1]
-        if name in using:
-            continue
-        env = spec.environments.get(name)
-        if env is None:
-            reason = f"environment {name!r} is no longer in the spec"
-        elif not env.enabled:
-            reason = f"environment {name!r} is disabled"
-        else:
-            reason = f"environment {name!r} has authSecret.source {env.auth_secret.source}"
-        found.append(LeftBehind(path, reason))
-    return found
-
-
-def exposed_env_files(root: Path, spec: Spec) -> list[str]:
-    """Problems that would let a secret.env into git: one line per file tracked by git or
-    not ignored. Outside a git work tree (or without git) there is nothing to commit to."""
-    paths = sorted(
-        set(env_files_on_disk(root))
-        | {f"overlays/{name}/{SECRET_ENV}" for name in generator_environments(spec)}
+        return None
+    keys = [line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")]
+    required = next(
+        (
+            line.removeprefix(REQUIRED_MARK).split()
+            for line in lines
+            if line.startswith(REQUIRED_MARK)
+        ),
+        keys,
     )
-    if not paths:
-        return []
-    if not git.is_work_tree(root):
-        return []
-    tracked = git.tracked(paths, root)
-    ignored = git.ignored(paths, root)
-    problems = [
-        f"{path} is tracked by git; it holds secret values: git rm --cached {path}, then "
-        "rotate them (they stay in the history)"
-        for path in sorted(tracked)
-    ]
-    problems += [
-        f"{path} is not ignored by git; run python -m compiler compile (it adds "
-        f"{IGNORE_RULE} to {GITIGNORE}) or add that rule yourself"
-        for path in paths
-        if path not in tracked and path not in ignored
-    ]
+    return keys, required
+
+
+def check_secret_env(overlay: Path) -> None:
+    """Refuse a malformed `secret.env` of a generator overlay (exit 2); no file: nothing."""
+    found = example_keys(overlay)
+    path = overlay / SECRET_ENV
+    if found is None or not path.exists():
+        return
+    keys, required = found
+    display = f"overlays/{overlay.name}/{SECRET_ENV}"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SecretFileError([f"{display}: cannot read: {exc.strerror}"]) from None
+    problems = secret_env_problems(raw, keys, required, overlay.name)
+    if problems:
+        raise SecretFileError([f"{display}:{line}: {message}" for line, message in problems])
+
+
+def secret_env_problems(
+    raw: bytes, keys: list[str], required: list[str], environment: str
+) -> list[tuple[int, str]]:
+    """(line, message) for each problem; messages name keys the spec knows, never content."""
+    problems: list[tuple[int, str]] = []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [(raw.count(b"\n", 0, exc.start) + 1, "not UTF-8 text; the file must be UTF-8")]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    seen: dict[str, int] = {}
+    allowed = ", ".join(keys)
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if "\r" in line:
+            problems.append((number, "ends with a carriage return: save the file with LF endings"))
+            continue
+        if any(ord(c) < 32 and c != "\t" for c in line):
+            problems.append((number, "holds a control character"))
+            continue
+        if "=" not in line:
+            problems.append(
+                (
+                    number,
+                    f"not a KEY=VALUE line (a value continued from the line above?); "
+                    f"keys: {allowed}",
+                )
+            )
+            continue
+        key, value = line.split("=", 1)
+        if not KEY.fullmatch(key):
+            hint = " (no spaces around '=')" if KEY.fullmatch(key.strip()) else ""
+            problems.append((number, f"not a KEY=VALUE line{hint}; keys: {allowed}"))
+            continue
+        if key not in keys:
+            problems.append((number, f"not a key of this Secret; keys: {allowed}"))
+            continue
+        if key in seen:
+            problems.append((number, f"{key} is set again (first on line {seen[key]})"))
+            continue
+        seen[key] = number
+        if key in required and not value:
+            problems.append((number, f"{key} is empty; it is required"))
+    end = len(lines) + 1
+    hint = f"python -m compiler secret --env {environment} --generate --format env"
+    for key in keys:
+        if key not in seen:
+            kind = "required key" if key in required else "key (authSecret.extraKeys)"
+            problems.append((end, f"{kind} {key} is missing: add {key}=<value> ({hint})"))
     return problems
+
+
+def known_secret_values(root: Path, environ: Mapping[str, str]) -> list[str]:
+    """Every secret value we know of: `LLMGATEWAY_*` variables and every overlay's
+    secret.env (malformed lines included, whole and after a leading key), longest first."""
+    values = {v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
+    overlays = root / "overlays"
+    try:
+        entries = list(os.scandir(overlays))
+    except OSError:
+        entries = []
+    for entry in entries:
+        path = Path(entry.path) / SECRET_ENV
+        try:
+            if not entry.is_dir(follow_symlinks=False) or not path.is_file():
+                continue
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            pair = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=(.*)", line)
+            if pair:
+                values.add(pair.group(1))
+                continue
+            # A malformed line: the whole of it, and what follows a leading name.
+            values.add(stripped)
+            split = re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*[=:\s]\s*(.*)", stripped)
+            if split:
+                values.add(split.group(1).strip())
+    return sorted((v for v in values if len(v) >= MIN_REDACTED), key=len, reverse=True)
+
+
+def redact_text(text: str, values: Iterable[str]) -> str:
+    """``text`` with every known secret value replaced (the one redaction step)."""
+    for value in values:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -155,3 +156,75 @@ def test_snapshot_refuses_a_stale_tree(committed: Path) -> None:
     assert result.code == 1
     assert "run: python -m compiler compile" in result.err
     assert (committed / "tests" / "golden" / "prod.yaml").read_text() == before
+
+
+def test_hand_edits_are_reported_by_their_effect_with_the_setting_that_keeps_them(
+    committed: Path, kustomize: Kustomize
+) -> None:
+    overlay = committed / "overlays" / "prod"
+    kustomization = overlay / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("count: 3", "count: 5"))
+    patch = overlay / "patch-deployment-llmgateway.yaml"
+    patch.write_text(patch.read_text().replace("maxSurge: 1", "maxSurge: 2"))
+    ingress = committed / "overlays" / "dev" / "patch-ingress-llmgateway-api.yaml"
+    ingress.write_text(ingress.read_text().replace("api.dev.llm", "api.test.llm"))
+    claim = committed / "base" / "persistentvolumeclaim-llmgateway-data.yaml"
+    claim.write_text(claim.read_text().replace("storage: 10Gi", "storage: 20Gi"))
+    result = run_cli("check")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    effects = lines[lines.index("hand edits, by their effect on the rendered resources:") :]
+    assert effects == [
+        "hand edits, by their effect on the rendered resources:",
+        "  dev: Ingress/llmgateway-api spec.rules[0].host: 'api.test.llm.chrislee.local' "
+        "committed, 'api.dev.llm.chrislee.local' from the spec",
+        "      to keep it: set environments.dev.domain: test.llm.chrislee.local in "
+        "spec/llmgateway.yaml",
+        "  dev: Ingress/llmgateway-api spec.tls[0].hosts[0]: 'api.test.llm.chrislee.local' "
+        "committed, 'api.dev.llm.chrislee.local' from the spec",
+        "      to keep it: set environments.dev.domain: test.llm.chrislee.local in "
+        "spec/llmgateway.yaml",
+        "  dev: PersistentVolumeClaim/llmgateway-data spec.resources.requests.storage: '20Gi' "
+        "committed, '10Gi' from the spec",
+        "      to keep it: set environments.dev.storage.size: 20Gi in spec/llmgateway.yaml",
+        "  prod: Deployment/llmgateway spec.replicas: 5 committed, 3 from the spec",
+        "      to keep it: set environments.prod.replicas: 5 in spec/llmgateway.yaml",
+        "  prod: Deployment/llmgateway spec.strategy.rollingUpdate.maxSurge: 2 committed, "
+        "1 from the spec",
+        "  prod: PersistentVolumeClaim/llmgateway-data spec.resources.requests.storage: '20Gi' "
+        "committed, '10Gi' from the spec",
+        "      to keep it: set environments.prod.storage.size: 20Gi in spec/llmgateway.yaml",
+        "fix: python -m compiler compile (it reverts the hand edits; to keep one, set it in "
+        "the spec first)",
+    ]
+
+
+def test_an_edited_image_tag_is_kept_with_the_image_setting(
+    committed: Path, kustomize: Kustomize
+) -> None:
+    deployment = committed / "base" / "deployment-llmgateway.yaml"
+    text = deployment.read_text()
+    deployment.write_text(text.replace("llmgateway-unified:latest", "llmgateway-unified:v1.4.2"))
+    result = run_cli("check", "--output", "json")
+    report = json.loads(result.out)
+    assert report["handEdited"] is True
+    keep = [(e["environment"], e["keep"]) for e in report["effects"] if e["keep"]]
+    assert keep == [("dev", "defaults.image.tag: v1.4.2"), ("prod", "defaults.image.tag: v1.4.2")]
+
+
+def test_a_spec_edit_is_not_called_a_hand_edit(committed: Path) -> None:
+    spec = committed / "spec" / "llmgateway.yaml"
+    spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 4"))
+    result = run_cli("check")
+    assert "hand edits" not in result.out
+    assert result.out.splitlines()[-1] == "fix: python -m compiler compile"
+
+
+def test_without_rendering_check_says_where_the_effects_are(committed: Path) -> None:
+    patch = committed / "overlays" / "prod" / "patch-deployment-llmgateway.yaml"
+    patch.write_text(patch.read_text().replace("maxSurge: 1", "maxSurge: 2"))
+    result = run_cli("check", "--no-render")
+    assert result.err == (
+        "note: check without --no-render shows what the hand edits change in the rendered "
+        "resources, and the spec settings that keep them\n"
+    )

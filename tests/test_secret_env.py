@@ -1,164 +1,218 @@
-"""A generator's secret.env holds real values: it can never become committable.
+"""The generator's secret.env is read by us before kustomize, and known secret values never
+reach an output, even through a tool's error text.
 
-The scenario of the issue: generator mode with a real overlays/prod/secret.env, then the
-environment switched to `source: existing` (or removed) and compiled. The overlay's
-`.gitignore` goes with the generator, the secret.env stays (it is the user's file), and
-`git add -A` must still leave it out.
+The committed spec with prod switched to `source: generator`, as a user would.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from compiler.secretenv import IGNORE_RULE
-from tests.conftest import CASES
-from tests.helpers import run_cli
+from compiler.kustomize import Kustomize
+from tests.helpers import read_tree, run_cli
 
-VALUE = "0123456789abcdef" * 4
-ENV_FILE = "overlays/prod/secret.env"
-GENERATOR = "    authSecret:\n      source: generator\n"
-EXISTING = "    authSecret:\n      source: existing\n"
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def staged(root: Path) -> list[str]:
-    git(root, "add", "-A")
-    return git(root, "diff", "--cached", "--name-only").splitlines()
+VALUE = "0123456789abcdef" * 4  # a recognisable 64-character secret
+WORDLIKE = "abcdefABCDEF" * 4  # a value that is also a valid variable name
+HASH = "fedcba9876543210" * 4
+COMMANDS = [("build", "overlays/prod"), ("lint",), ("check",), ("snapshot",)]
+HINT = "(python -m compiler secret --env prod --generate --format env)"
 
 
 @pytest.fixture
-def generator_project(project: Path) -> Path:
-    """A git project whose prod uses a secretGenerator with a real secret.env, committed."""
+def generator(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("LLMGATEWAY_AUTH_SECRET", "LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET"):
+        monkeypatch.delenv(name, raising=False)
     spec = project / "spec" / "llmgateway.yaml"
-    shutil.copy(CASES / "valid" / "secret-generator" / "spec.yaml", spec)
-    assert GENERATOR in spec.read_text()
-    git(project, "init", "-q", "-b", "main")
+    spec.write_text(
+        spec.read_text().replace("  prod:\n", "  prod:\n    authSecret:\n      source: generator\n")
+    )
     assert run_cli("compile").code == 0
-    (project / ENV_FILE).write_text(f"AUTH_SECRET={VALUE}\n")
-    assert ENV_FILE not in staged(project)
-    git(project, "commit", "-qm", "generator")
-    return project
+    assert run_cli("snapshot").code == 0
+    return project / "overlays" / "prod" / "secret.env"
 
 
-def edit_spec(project: Path, old: str, new: str) -> None:
-    spec = project / "spec" / "llmgateway.yaml"
-    text = spec.read_text()
-    assert old in text
-    spec.write_text(text.replace(old, new))
+def test_generated_file_builds(generator: Path, kustomize: Kustomize) -> None:
+    made = run_cli("secret", "--env", "prod", "--generate", "--format", "env")
+    assert made.code == 0
+    generator.write_text(made.out)
+    built = run_cli("build", "overlays/prod")
+    assert built.code == 0, built.err
+    (secret,) = [line for line in built.out.split("---\n") if "kind: Secret" in line]
+    assert 'AUTH_SECRET: "(redacted)"' in secret
+    assert 'GATEWAY_API_KEY_HASH_SECRET: "(redacted)"' in secret
+    for line in made.out.splitlines():
+        assert line.split("=", 1)[1] not in built.out + built.err
 
 
-@pytest.mark.parametrize(
-    ("change", "reason"),
-    [
-        (
-            (GENERATOR, EXISTING),
-            "environment 'prod' has authSecret.source existing",
-        ),
-        (
-            ("  prod:\n", "  prod:\n    enabled: false\n"),
-            "environment 'prod' is disabled",
-        ),
-    ],
-    ids=["source-existing", "disabled"],
-)
-def test_switching_away_from_the_generator_keeps_secret_env_out_of_git(
-    generator_project: Path, change: tuple[str, str], reason: str
+BROKEN = {
+    "no-auth-secret": (
+        f"GATEWAY_API_KEY_HASH_SECRET={HASH}\n",
+        [
+            "error: overlays/prod/secret.env:2: required key AUTH_SECRET is missing: "
+            f"add AUTH_SECRET=<value> {HINT}"
+        ],
+    ),
+    "no-hash-secret": (
+        f"AUTH_SECRET={VALUE}\n",
+        [
+            "error: overlays/prod/secret.env:2: required key GATEWAY_API_KEY_HASH_SECRET is "
+            f"missing: add GATEWAY_API_KEY_HASH_SECRET=<value> {HINT}"
+        ],
+    ),
+    "empty-file": (
+        "",
+        [
+            "error: overlays/prod/secret.env:1: required key AUTH_SECRET is missing: "
+            f"add AUTH_SECRET=<value> {HINT}",
+            "error: overlays/prod/secret.env:1: required key GATEWAY_API_KEY_HASH_SECRET is "
+            f"missing: add GATEWAY_API_KEY_HASH_SECRET=<value> {HINT}",
+        ],
+    ),
+    "empty-value": (
+        f"AUTH_SECRET={VALUE}\nGATEWAY_API_KEY_HASH_SECRET=\n",
+        ["error: overlays/prod/secret.env:2: GATEWAY_API_KEY_HASH_SECRET is empty; it is required"],
+    ),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_missing_or_empty_required_key_is_exit_2(
+    generator: Path, kustomize: Kustomize, case: str, command: tuple[str, ...]
 ) -> None:
-    project = generator_project
-    edit_spec(project, *change)
-    result = run_cli("compile")
-    assert result.code == 0, result.err
-    assert "  deleted overlays/prod/.gitignore" in result.out
-    assert result.err.splitlines()[-1] == (
-        f"warning: {ENV_FILE} is left behind: {reason}, so nothing reads it; it still holds "
-        "secret values (git-ignored): delete it once they are stored elsewhere"
+    text, expected = BROKEN[case]
+    generator.write_text(text)
+    before = read_tree(generator.parent.parent.parent)
+    result = run_cli(*command)
+    assert result.code == 2, result.out + result.err
+    assert result.err.splitlines() == expected
+    assert VALUE not in result.out + result.err
+    assert HASH not in result.out + result.err
+    assert read_tree(generator.parent.parent.parent) == before
+
+
+KEYS = "keys: AUTH_SECRET, GATEWAY_API_KEY_HASH_SECRET"
+MALFORMED = {
+    "raw-value-only": (
+        f"{VALUE}\n",
+        1,
+        f"not a KEY=VALUE line (a value continued from the line above?); {KEYS}",
+    ),
+    "continuation-line": (
+        f"AUTH_SECRET={VALUE[:30]}\n{VALUE[30:]}\nGATEWAY_API_KEY_HASH_SECRET={HASH}\n",
+        2,
+        f"not a KEY=VALUE line (a value continued from the line above?); {KEYS}",
+    ),
+    "key-space-value": (
+        f"AUTH_SECRET {VALUE}\n",
+        1,
+        f"not a KEY=VALUE line (a value continued from the line above?); {KEYS}",
+    ),
+    "key-colon-value": (
+        f"AUTH_SECRET: {VALUE}\n",
+        1,
+        f"not a KEY=VALUE line (a value continued from the line above?); {KEYS}",
+    ),
+    "value-as-key": (f"{VALUE}=1\n", 1, f"not a KEY=VALUE line; {KEYS}"),
+    "name-like-value-as-key": (f"{WORDLIKE}=1\n", 1, f"not a key of this Secret; {KEYS}"),
+    "invalid-utf-8": (
+        f"GATEWAY_API_KEY_HASH_SECRET={HASH}\nAUTH_SECRET={VALUE}\xff\n",
+        2,
+        "not UTF-8 text; the file must be UTF-8",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_line_is_exit_2_without_its_content(
+    generator: Path, kustomize: Kustomize, case: str, command: tuple[str, ...]
+) -> None:
+    text, line, message = MALFORMED[case]
+    if case == "invalid-utf-8":
+        generator.write_bytes(text.encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+    else:
+        generator.write_text(text)
+    result = run_cli(*command)
+    assert result.code == 2, result.out + result.err
+    assert result.err.splitlines()[0] == f"error: overlays/prod/secret.env:{line}: {message}"
+    for secret in (VALUE, VALUE[:30], VALUE[30:], WORDLIKE, HASH):
+        assert secret not in result.out + result.err
+
+
+def test_spaces_around_the_equals_sign_are_named(generator: Path) -> None:
+    generator.write_text(f"AUTH_SECRET = {VALUE}\nGATEWAY_API_KEY_HASH_SECRET={HASH}\n")
+    result = run_cli("lint")
+    assert result.err.splitlines()[0] == (
+        f"error: overlays/prod/secret.env:1: not a KEY=VALUE line (no spaces around '='); {KEYS}"
     )
-    assert (project / ENV_FILE).read_text() == f"AUTH_SECRET={VALUE}\n"  # the user's file
-    assert ENV_FILE not in staged(project)
-    git(project, "commit", "-qm", "switched")
-    checked = run_cli("check", "--no-render")
-    assert checked.code == 0, checked.out + checked.err
-    assert f"note: {ENV_FILE} is left behind" in checked.err
-    # Ever tracked (forced past the rule): check fails and says how to undo it.
-    git(project, "add", "-f", ENV_FILE)
-    checked = run_cli("check", "--no-render")
-    assert checked.code == 1
-    assert (
-        f"secret: {ENV_FILE} is tracked by git; it holds secret values: git rm --cached "
-        f"{ENV_FILE}, then rotate them (they stay in the history)"
-    ) in checked.out
-    assert VALUE not in checked.out + checked.err
 
 
-def test_removing_the_environment_keeps_secret_env_out_of_git(generator_project: Path) -> None:
-    project = generator_project
-    spec = project / "spec" / "llmgateway.yaml"
-    text = spec.read_text()
-    spec.write_text(text[: text.index("  prod:\n")])
-    result = run_cli("compile")
-    assert result.code == 0, result.err
-    assert f"warning: {ENV_FILE} is left behind: environment 'prod' is no longer in the spec" in (
-        result.err
+def test_a_key_set_twice_is_named(generator: Path) -> None:
+    generator.write_text(
+        f"AUTH_SECRET={VALUE}\nGATEWAY_API_KEY_HASH_SECRET={HASH}\nAUTH_SECRET=x\n"
     )
-    changes = staged(project)
-    assert "overlays/prod/.gitignore" in changes  # deleted with the overlay
-    assert ENV_FILE not in changes
-    assert git(project, "check-ignore", ENV_FILE) == f"{ENV_FILE}\n"
-
-
-def test_compile_adds_the_root_rule_once_and_never_removes_it(generator_project: Path) -> None:
-    project = generator_project
-    gitignore = project / ".gitignore"
-    assert gitignore.read_text().splitlines()[-1] == IGNORE_RULE
-    assert "updated .gitignore" not in run_cli("compile").out  # present: left as it is
-    edit_spec(project, GENERATOR, EXISTING)
-    (project / ENV_FILE).unlink()
-    assert run_cli("compile").code == 0
-    assert gitignore.read_text().splitlines()[-1] == IGNORE_RULE  # no generator: still there
-    # The user's own lines are kept; the rule is appended after them.
-    gitignore.write_text("*.log")
-    (project / ENV_FILE).write_text(f"AUTH_SECRET={VALUE}\n")
-    result = run_cli("compile")
-    assert f"  updated .gitignore (added {IGNORE_RULE}: secret.env stays out of git)" in (
-        result.out
+    result = run_cli("lint")
+    assert result.err == (
+        "error: overlays/prod/secret.env:3: AUTH_SECRET is set again (first on line 1)\n"
     )
-    lines = gitignore.read_text().splitlines()
-    assert lines[0] == "*.log"
-    assert lines[-1] == IGNORE_RULE
 
 
-def test_check_fails_when_a_secret_env_is_not_ignored(generator_project: Path) -> None:
-    project = generator_project
-    edit_spec(project, GENERATOR, EXISTING)
-    assert run_cli("compile").code == 0  # the overlay's own .gitignore is gone
-    (project / ".gitignore").write_text("")  # and the root rule removed by hand
-    checked = run_cli("check", "--no-render", "--output", "json")
-    assert checked.code == 1
-    assert json.loads(checked.out)["secrets"] == [
-        f"{ENV_FILE} is not ignored by git; run python -m compiler compile (it adds "
-        f"{IGNORE_RULE} to .gitignore) or add that rule yourself"
-    ]
-    assert json.loads(checked.out)["files"] == []  # nothing else is wrong
-    assert run_cli("compile").code == 0  # restores the rule
-    assert run_cli("check", "--no-render").code == 0
+def stand_in(directory: Path, name: str, script: str) -> Path:
+    directory.mkdir(exist_ok=True)
+    tool = directory / name
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+    return tool
 
 
-def test_no_rule_is_added_to_a_project_without_generators(project: Path) -> None:
-    assert run_cli("compile").code == 0
-    assert not (project / ".gitignore").exists()
+def test_kustomize_error_text_is_redacted(
+    generator: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generator.write_text(f"AUTH_SECRET={VALUE}\nGATEWAY_API_KEY_HASH_SECRET={HASH}\n")
+    tool = stand_in(
+        tmp_path / "bin",
+        "kustomize",
+        f'echo "error: invalid env line AUTH_SECRET={VALUE} (hash {HASH})" >&2\nexit 1\n',
+    )
+    monkeypatch.setenv("KUSTOMIZE", str(tool))
+    result = run_cli("build", "overlays/prod")
+    assert result.code == 3
+    assert "AUTH_SECRET=(redacted) (hash (redacted))" in result.err
+    assert VALUE not in result.out + result.err
+    assert HASH not in result.out + result.err
+
+
+def test_kubectl_error_text_of_diff_live_is_redacted(
+    generator: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generator.write_text(f"AUTH_SECRET={VALUE}\nGATEWAY_API_KEY_HASH_SECRET={HASH}\n")
+    stand_in(tmp_path / "bin", "kubectl", f'echo "cannot apply: {VALUE}" >&2\nexit 1\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    result = run_cli("diff", "--live", "overlays/prod")
+    assert result.code == 3
+    assert "(cannot apply: (redacted))" in result.err
+    assert VALUE not in result.out + result.err
+
+
+def test_diff_live_refuses_a_malformed_secret_env_before_kubectl(
+    generator: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generator.write_text(f"{VALUE}\n")
+    calls = tmp_path / "calls"
+    stand_in(tmp_path / "bin", "kubectl", f"echo called >> {calls}\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    result = run_cli("diff", "--live", "overlays/prod")
+    assert result.code == 2
+    assert not calls.exists()
+    assert VALUE not in result.out + result.err
+
+
+def test_git_error_text_is_redacted(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMGATEWAY_AUTH_SECRET", VALUE)
+    result = run_cli("diff", "--base", VALUE)  # git echoes the revision it cannot find
+    assert result.code == 3
+    assert "(redacted)" in result.err
+    assert VALUE not in result.out + result.err
