@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from compiler.errors import SecretFileError
+from compiler.files import FileTooLargeError, NotRegularFileError, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
 
 ENV_PREFIX = "LLMGATEWAY_"
@@ -24,6 +25,7 @@ REDACTED = "(redacted)"
 # Shorter values are not searched for in text: they would match ordinary words of the
 # manifests. Values this short are refused where we make them (AUTH_SECRET: 32).
 MIN_REDACTED = 8
+MAX_SECRET_ENV_BYTES = 1024 * 1024
 
 
 def example_text(name: str, required: Iterable[str], keys: Iterable[str]) -> str:
@@ -54,18 +56,31 @@ def example_keys(overlay: Path) -> tuple[list[str], list[str]] | None:
     return keys, required
 
 
+def refuse_special_secret_env(overlays: Iterable[Path]) -> None:
+    """A secret.env that is a link, FIFO or device is refused (exit 2), whatever reads it:
+    a link would be written through or leak another file, a FIFO would hang kustomize."""
+    for overlay in overlays:
+        mode = special_file(overlay / SECRET_ENV)
+        if mode is not None:
+            raise NotRegularFileError(overlay / SECRET_ENV, mode, "use")
+
+
 def check_secret_env(overlay: Path) -> None:
     """Refuse a malformed `secret.env` of a generator overlay (exit 2); no file: nothing."""
     found = example_keys(overlay)
     path = overlay / SECRET_ENV
-    if found is None or not path.exists():
+    if found is None or not os.path.lexists(path):
         return
+    refuse_special_secret_env([overlay])
     keys, required = found
     display = f"overlays/{overlay.name}/{SECRET_ENV}"
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SecretFileError([f"{display}: cannot read: {exc.strerror}"]) from None
+        raw = read_regular(path, MAX_SECRET_ENV_BYTES)
+    except (OSError, FileTooLargeError) as exc:
+        reason = "larger than 1 MiB" if isinstance(exc, FileTooLargeError) else exc.strerror
+        raise SecretFileError([f"{display}: cannot read: {reason}"]) from None
+    if len(raw) > MAX_SECRET_ENV_BYTES:
+        raise SecretFileError([f"{display}: cannot read: larger than 1 MiB"])
     problems = secret_env_problems(raw, keys, required, overlay.name)
     if problems:
         raise SecretFileError([f"{display}:{line}: {message}" for line, message in problems])
