@@ -493,6 +493,7 @@ def overlay_name(argument: str) -> str:
 
 
 def run_build(args: argparse.Namespace, output: Output) -> int:
+    from compiler.files import read_regular
     from compiler.fingerprint import Cache, inputs_digest, is_current, sha256
     from compiler.kustomize import find_kustomize
     from compiler.render import redact, render
@@ -522,7 +523,7 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
             cache.put("render", key, text)
     rendered = [redact(text or "") for text in cached]
     if not args.no_validate:
-        spec_bytes = Path(args.spec).read_bytes()
+        spec_bytes = read_regular(args.spec)  # a regular file: loaded or fingerprinted above
         lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
         found = cache.get_json("lint", lint_key)
         if not isinstance(found, list) or not all(

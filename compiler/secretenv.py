@@ -41,8 +41,9 @@ def example_text(name: str, required: Iterable[str], keys: Iterable[str]) -> str
 def example_keys(overlay: Path) -> tuple[list[str], list[str]] | None:
     """(every key, the required keys) from an overlay's example file; None without one."""
     try:
-        lines = (overlay / f"{SECRET_ENV}.example").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        raw = read_regular(overlay / f"{SECRET_ENV}.example", MAX_SECRET_ENV_BYTES)
+        lines = raw.decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, FileTooLargeError, NotRegularFileError):
         return None
     keys = [line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")]
     required = next(
@@ -155,9 +156,10 @@ def known_secret_values(root: Path, environ: Mapping[str, str]) -> list[str]:
         try:
             if not entry.is_dir(follow_symlinks=False) or not path.is_file():
                 continue
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError:
-            continue
+            raw = read_regular(path, MAX_SECRET_ENV_BYTES)
+        except (OSError, FileTooLargeError, NotRegularFileError):
+            continue  # refused where it is used
+        text = raw.decode("utf-8", errors="replace")
         for line in text.splitlines():
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):

@@ -17,6 +17,9 @@ from typing import Any
 
 from compiler.emit import scalar
 from compiler.errors import Problem, SpecError, UsageError
+from compiler.files import FileTooLargeError, read_regular
+
+MAX_TFVARS_BYTES = 1024 * 1024  # far above any module's variables
 
 
 @dataclass(frozen=True)
@@ -374,7 +377,12 @@ def import_terraform(
     tfvars = None
     if tfvars_path:
         try:
-            text = Path(tfvars_path).read_text(encoding="utf-8")
+            raw = read_regular(tfvars_path, MAX_TFVARS_BYTES)  # no FIFO, device or link
+            if len(raw) > MAX_TFVARS_BYTES:
+                raise FileTooLargeError(len(raw))
+            text = raw.decode("utf-8")
+        except FileTooLargeError:
+            raise UsageError(f"cannot read {tfvars_path}: larger than 1 MiB") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read {tfvars_path}: {exc}") from None
         tfvars = read_tfvars(text, tfvars_path)
@@ -393,7 +401,6 @@ def import_terraform(
     write_file(target, imported.spec)
     written = [output]
     schema_text = render_schema()
-    if not (schema.is_file() and schema.read_text(encoding="utf-8") == schema_text):
-        write_file(schema, schema_text)
+    if write_file(schema, schema_text):
         written.append(schema.as_posix())
     return ImportResult(written, imported, env_name, output)

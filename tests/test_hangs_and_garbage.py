@@ -361,3 +361,54 @@ def test_a_corrupt_lint_cache_entry_is_recomputed(
         entry.write_bytes(data)
         again = run_cli("build", "overlays/prod")
         assert (again.code, again.out, again.err) == (0, first.out, first.err)
+
+
+# --- every other file we read ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            ["import-terraform", "--tfvars", "PIPE", "-o", "out/spec.yaml"],
+            "error: PIPE: is a FIFO, not a regular file; refusing to read it",
+        ),
+        (
+            ["set", "--spec", "PIPE", "environments.prod.replicas", "5"],
+            "PIPE:1:1: is a FIFO, not a regular file; refusing to read it",
+        ),
+    ],
+    ids=["tfvars", "set-spec"],
+)
+def test_other_inputs_that_are_fifos_are_refused(
+    command: list[str], expected: str, project: Path
+) -> None:
+    pipe = str(project / "pipe")
+    os.mkfifo(pipe)
+    result = compiler(*[pipe if part == "PIPE" else part for part in command])
+    assert (result.returncode, result.stderr) == (2, expected.replace("PIPE", pipe) + "\n")
+
+
+def test_tfvars_from_dev_zero_is_refused(project: Path) -> None:
+    result = compiler_process("import-terraform", "--tfvars", "/dev/zero", "-o", "out.yaml")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: /dev/zero: is a character device, not a regular file; refusing to read it\n",
+    )
+
+
+def test_a_fifo_example_file_is_not_read(project: Path) -> None:
+    shutil.copy(
+        ROOT / "tests" / "cases" / "valid" / "secret-generator" / "spec.yaml",
+        project / "spec" / "llmgateway.yaml",
+    )
+    assert run_cli("compile").code == 0
+    example = project / "overlays" / "prod" / "secret.env.example"
+    example.unlink()
+    os.mkfifo(example)
+    result = compiler("check", "--no-render")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: overlays/prod/secret.env.example: is a FIFO, not a regular file; "
+        "refusing to read it"
+    )
