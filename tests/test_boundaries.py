@@ -140,7 +140,7 @@ def claim(size: str) -> dict[str, list[Any]]:
         ("1T", "1Ti", False),
         ("1Ti", "1T", True),
         ("1Mi", "1M", True),
-        ("1Ki", "1K", True),
+        ("1Ki", "1k", True),  # Kubernetes' decimal kilo is "k"; "1K" is refused
         ("2Gi", "1.5Gi", True),
         ("1.5Gi", "1536Mi", False),
     ],

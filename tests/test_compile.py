@@ -47,7 +47,7 @@ def test_committed_tree_is_up_to_date(tmp_path: Path) -> None:
     assert result.code == 0, result.err
     after = read_tree(copy)
     assert after == before, "run python -m compiler compile:\n" + tree_diff(before, after)
-    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 24 unchanged"
+    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 26 unchanged"
 
 
 def test_compile_reports_created_then_unchanged(project: Path) -> None:
@@ -201,7 +201,10 @@ def test_compile_says_when_the_golden_manifests_need_a_snapshot(project: Path) -
         "note: this changes what prod renders; review it (python -m compiler diff), "
         "then update the golden manifests: python -m compiler snapshot"
     )
-    spec.write_text(spec.read_text().replace("  prod:\n", "  staging:\n    replicas: 1\n  prod:\n"))
+    staging = (
+        "  staging:\n    namespace: llmgateway-staging\n    domain: staging.llm.chrislee.local\n"
+    )
+    spec.write_text(spec.read_text().replace("  prod:\n", staging + "  prod:\n"))
     assert "note: this changes what staging renders;" in run_cli("compile").err
     # Only the documentation page changes: nothing renders differently.
     spec.write_text(spec.read_text().replace("# What the Terraform module", "# What the module"))
