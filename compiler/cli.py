@@ -46,6 +46,9 @@ class Output:
         self.err = err
         self.out_colour = colour
         self.err_colour = colour
+        # Every known secret value is hidden from what we print (secretenv.redact_text);
+        # only `secret` writes a value, to stdout, bypassing it.
+        self.secrets: list[str] = []
 
     def choose_colour(self, mode: str, environ: Mapping[str, str]) -> None:
         """--color: always, never, or auto (a terminal, and NO_COLOR unset), per stream."""
@@ -59,11 +62,20 @@ class Output:
         """Text for stdout, coloured when stdout is."""
         return painted(text, colour, self.out_colour)
 
+    def redact(self, text: str) -> str:
+        from compiler.secretenv import redact_text
+
+        return redact_text(text, self.secrets) if self.secrets else text
+
     def say(self, text: str = "") -> None:
-        print(text, file=self.out)
+        print(self.redact(text), file=self.out)
 
     def note(self, text: str, colour: str | None = None) -> None:
-        print(painted(text, colour, self.err_colour), file=self.err)
+        print(painted(self.redact(text), colour, self.err_colour), file=self.err)
+
+    def write(self, text: str) -> None:
+        """Results as they are (no newline added), redacted like every line."""
+        self.out.write(self.redact(text))
 
     def finding(self, line: str, severity: str) -> None:
         self.note(line, "red" if severity == "error" else "yellow")
@@ -190,6 +202,28 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     compile_.add_argument("--quiet", "-q", action="store_true", help="do not list unchanged files")
     compile_.set_defaults(run=run_compile)
 
+    set_ = command(
+        "set",
+        "change one value of the spec in place, then compile",
+        "Set one scalar field of the spec, for pipelines and bots (what `kustomize edit set "
+        "image` and `helm --set` do): only that value changes in the file, every comment, "
+        "key order and blank line stays. The result is validated first (exit 2 and the file "
+        "untouched if invalid), then compiled. Examples:\n"
+        "  python -m compiler set environments.prod.image.tag v1.4.2\n"
+        "  python -m compiler set --env prod replicas 5",
+    )
+    spec_argument(set_)
+    set_.add_argument(
+        "--env",
+        metavar="ENV",
+        help="FIELD is relative to environments.ENV (e.g. --env prod image.tag)",
+    )
+    set_.add_argument(
+        "field", metavar="FIELD", help="dotted field path, e.g. environments.prod.image.tag"
+    )
+    set_.add_argument("value", metavar="VALUE", help="the new value, e.g. v1.4.2, 5 or true")
+    set_.set_defaults(run=run_set)
+
     build = command(
         "build",
         "render overlays with kustomize",
@@ -292,9 +326,12 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "print the Secret an environment needs (stdout only)",
         "Print the Secret of an environment whose authSecret.source is existing (a manifest "
         "for `kubectl apply -f -`) or generator (--format env, for overlays/<env>/secret.env). "
-        "Each value comes from the environment variable LLMGATEWAY_<KEY> "
-        "(LLMGATEWAY_AUTH_SECRET, ...); --generate makes random values for AUTH_SECRET and "
-        "GATEWAY_API_KEY_HASH_SECRET when unset. Nothing is written to disk.",
+        "The Secret needs two keys in every mode (with external-secrets, put both in the "
+        "store): AUTH_SECRET (signs sessions) and GATEWAY_API_KEY_HASH_SECRET (hashes API "
+        "keys), plus authSecret.extraKeys. Each value comes from the environment variable "
+        "LLMGATEWAY_<KEY> (LLMGATEWAY_AUTH_SECRET, LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET, "
+        "...); --generate makes an independent random value for each of the two when unset. "
+        "Nothing is written to disk.",
     )
     spec_argument(secret)
     secret.add_argument("--env", required=True, metavar="ENV", help="the environment")
@@ -402,18 +439,21 @@ def run_schema(args: argparse.Namespace, output: Output) -> int:
 def run_compile(args: argparse.Namespace, output: Output) -> int:
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     spec = load_spec(args.spec)
     print_warnings(spec.warnings, output)
-    tree = plan_tree(spec)
-    root = Path()
-    changes = diff_tree(root, tree)
-    apply_changes(root, tree, changes)
+    changes = write_tree(Path(), plan_tree(spec))
     for line in changes.lines():
         if args.quiet and line.lstrip().startswith("unchanged"):
             continue
         output.say(line)
+    from compiler.secretignore import IGNORE_RULE, ensure_ignore_rule, left_behind
+
+    if ensure_ignore_rule(Path(), spec):
+        output.say(f"  updated .gitignore (added {IGNORE_RULE}: secret.env stays out of git)")
+    for stray in left_behind(Path(), spec):
+        output.note(f"warning: {stray.warning()}", "yellow")
     counts = (
         f"{len(changes.created)} created, {len(changes.updated)} updated, "
         f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged"
@@ -430,6 +470,16 @@ def run_compile(args: argparse.Namespace, output: Output) -> int:
     if note:
         output.note(note)
     return ExitCode.OK
+
+
+def run_set(args: argparse.Namespace, output: Output) -> int:
+    from compiler.setfield import field_path, set_field
+
+    edit = set_field(args.spec, field_path(args.field, args.env), args.value)
+    before = edit.old if edit.old is not None else "(not set)"
+    output.say(f"set {edit.path}: {before} -> {edit.new} in {args.spec}")
+    args.quiet = True
+    return run_compile(args, output)
 
 
 def overlay_name(argument: str) -> str:
@@ -499,9 +549,9 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     if args.output:
         from compiler.write import write_file
 
-        write_file(Path(args.output), text)
+        write_file(Path(args.output), output.redact(text))
     else:
-        output.out.write(text)
+        output.write(text)
     return ExitCode.OK
 
 
@@ -586,6 +636,8 @@ def run_check(args: argparse.Namespace, output: Output) -> int:
         output.finding(finding.render(), finding.severity)
     if any(f.severity == "error" for f in report.findings):
         output.say("lint: the rendered manifests fail validation (findings on stderr)")
+    for problem in report.secrets:
+        output.say(f"{output.paint('secret:', 'red')} {problem}")
     if report.failed:
         return ExitCode.DIFFERENCES
     output.say(
@@ -678,9 +730,9 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
     review = diff_environments(label, old, new)
     if args.format == "text":
-        output.out.write(to_text(review, output.paint))
+        output.write(to_text(review, output.paint))
     else:
-        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
+        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
@@ -758,13 +810,10 @@ def run_docs(args: argparse.Namespace, output: Output) -> int:
     from compiler.docs import DOCS_PATH
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     tree = {DOCS_PATH: plan_tree(load_spec(args.spec))[DOCS_PATH]}
-    changes = diff_tree(Path("."), tree)
-    changes.deleted = []  # only the page itself: nothing else is touched
-    changes.user_files = []
-    apply_changes(Path("."), tree, changes)
+    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
     for line in changes.lines():
         output.say(line)
     return ExitCode.OK
@@ -797,8 +846,10 @@ def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
         else ""
     )
     output.note(
-        f"note: {hint}create the Secret outside git: LLMGATEWAY_AUTH_SECRET=<the value> "
-        f"python -m compiler secret --env {args.env_name} | kubectl apply -f -"
+        f"note: {hint}create the Secret outside git, keeping the module's AUTH_SECRET and "
+        "generating the GATEWAY_API_KEY_HASH_SECRET the app also needs: "
+        f"LLMGATEWAY_AUTH_SECRET=<the value> python -m compiler secret --env {args.env_name} "
+        "--generate | kubectl apply -f -"
     )
     return ExitCode.OK
 
@@ -815,9 +866,9 @@ def run_live_diff(args: argparse.Namespace, output: Output) -> int:
         "the cluster (kubectl diff --server-side)", {name: live}, {name: merged}
     )
     if args.format == "text":
-        output.out.write(to_text(review, output.paint))
+        output.write(to_text(review, output.paint))
     else:
-        output.out.write(to_markdown(review) if args.format == "markdown" else to_json(review))
+        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
     if args.fail_on == "risky":
         return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
     return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
@@ -854,6 +905,9 @@ def main(
                     os.chdir(args.directory)
                 except OSError as exc:
                     raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
+            from compiler.secretenv import known_secret_values
+
+            output.secrets = known_secret_values(Path("."), os.environ)
             run: Command = args.run
             return run(args, output)
     except CompilerError as exc:

@@ -1,4 +1,5 @@
-"""The few git operations `diff` needs: pick the base revision, export its generated tree."""
+"""The few git operations the compiler needs: `diff` picks a base revision and exports
+its generated tree; `check` asks which secret.env files git tracks or ignores."""
 
 from __future__ import annotations
 
@@ -25,6 +26,28 @@ def git(*args: str, cwd: Path | None = None) -> str:
         stderr = done.stderr.decode("utf-8", errors="replace").strip()
         raise GitError(f"git {' '.join(args)} failed: {stderr or done.returncode}")
     return done.stdout.decode("utf-8", errors="replace")
+
+
+def is_work_tree(cwd: Path | None = None) -> bool:
+    """Whether ``cwd`` is inside a git work tree (False too when git cannot run)."""
+    try:
+        return git("rev-parse", "--is-inside-work-tree", cwd=cwd).strip() == "true"
+    except GitError:
+        return False
+
+
+def tracked(paths: list[str], cwd: Path | None = None) -> set[str]:
+    """Those of ``paths`` that git tracks."""
+    return set(git("ls-files", "-z", "--", *paths, cwd=cwd).split("\0")) - {""}
+
+
+def ignored(paths: list[str], cwd: Path | None = None) -> set[str]:
+    """Those of ``paths`` that git ignores (check-ignore exits 1 when it ignores none)."""
+    done = run_git("-c", "core.quotePath=false", "check-ignore", "--", *paths, cwd=cwd)
+    if done.returncode not in (0, 1):
+        stderr = done.stderr.decode("utf-8", errors="replace").strip()
+        raise GitError(f"git check-ignore failed: {stderr or done.returncode}")
+    return set(done.stdout.decode("utf-8", errors="replace").splitlines())
 
 
 def has_revision(revision: str, cwd: Path | None = None) -> bool:

@@ -18,6 +18,7 @@ from ruamel.yaml.error import YAMLError
 
 from compiler.compare import load_documents
 from compiler.errors import ExternalError
+from compiler.secretenv import check_secret_env
 from compiler.tools import run_tool
 
 # Fields the API server sets; they differ between live and merged objects by nature.
@@ -67,6 +68,8 @@ def live_diff(overlay: Path) -> tuple[list[Any], list[Any]]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise ExternalError("diff --live needs kubectl on PATH (and a reachable cluster)")
+    # kubectl's kustomize reads a generator's secret.env: refuse a malformed one first.
+    check_secret_env(overlay)
     with tempfile.TemporaryDirectory(prefix="llmgw-live-") as scratch:
         capture = Path(scratch) / "capture"
         capture.mkdir()

@@ -440,6 +440,7 @@ class SpecReader:
                 raw_defaults if isinstance(raw_defaults, dict) else None,
                 defaults_findings,
             )
+            self.check_collisions(environments, raw_environments)
             if not any(env.enabled for env in environments.values()) and not self.errors():
                 self.problem(
                     ("environments",),
@@ -500,6 +501,61 @@ class SpecReader:
                 if len(self.problems) == before or all(p.warning for p in self.problems[before:]):
                     environments[str(name)] = env
         return environments
+
+    def check_collisions(
+        self, environments: dict[str, EnvironmentSettings], raw_environments: dict[Any, Any]
+    ) -> None:
+        """Two enabled environments may share no namespace (every resource of one lives in
+        its Namespace, a cluster-wide object) and no Ingress host.
+
+        Reported at the later environment's field: the namespace or domain line, or its
+        key when the value is inherited from the defaults.
+        """
+        from compiler.lower import hosts
+
+        overrides = {str(k): v for k, v in raw_environments.items() if isinstance(v, dict)}
+        namespaces: dict[str, str] = {}
+        served: dict[str, str] = {}
+        for name, env in environments.items():
+            if not env.enabled:
+                continue
+            override = overrides.get(name, {})
+            owner = namespaces.setdefault(env.namespace, name)
+            if owner != name:
+                self.collision(
+                    name,
+                    override,
+                    "namespace",
+                    f"namespace '{env.namespace}'",
+                    f"is also environment '{owner}''s: applying one would overwrite the "
+                    "other's Namespace, Deployment, claim and Ingresses; set "
+                    f"environments.{name}.namespace to a namespace of its own",
+                )
+            shared: dict[str, list[str]] = {}
+            for host in hosts(env).values():
+                other = served.setdefault(host, name)
+                if other != name:
+                    shared.setdefault(other, []).append(host)
+            for other, taken in shared.items():
+                self.collision(
+                    name,
+                    override,
+                    "domain",
+                    f"host{'s' if len(taken) > 1 else ''} {', '.join(taken)}",
+                    f"{'are' if len(taken) > 1 else 'is'} also served by environment "
+                    f"'{other}': the ingress controller would send one environment's users "
+                    f"to the other; set environments.{name}.domain to a domain of its own",
+                )
+
+    def collision(
+        self, name: str, override: dict[Any, Any], field: str, subject: str, rest: str
+    ) -> None:
+        """A collision at the environment's field, or at its key when the value is inherited."""
+        prefix: Path_ = ("environments", name)
+        if field in override:
+            self.problem((*prefix, field), f"{subject} {rest}")
+        else:
+            self.problem(prefix, f"{subject} (the defaults' {field}) {rest}")
 
     def merged_problem(
         self,

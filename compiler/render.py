@@ -21,6 +21,7 @@ from compiler.errors import ExternalError, UsageError
 from compiler.files import NotRegularFileError, create_new, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize
+from compiler.secretenv import check_secret_env
 
 PLACEHOLDER = "placeholder-not-a-secret"
 REDACTED = "(redacted)"
@@ -53,8 +54,11 @@ def render(
                 + ", ".join(str(o / SECRET_ENV) for o in missing)
                 + ": the secretGenerator reads the Secret's values from it (git-ignored); "
                 f"create it with: python -m compiler secret --env {missing[0].name} "
-                f"--format env > {missing[0] / SECRET_ENV}"
+                f"--generate --format env > {missing[0] / SECRET_ENV}"
             )
+    # Read by us first: kustomize turns a malformed line into a key, value included.
+    for overlay in generated:
+        check_secret_env(overlay)
     if real_secrets or not generated:
         return kustomize.build_many(list(overlays))
     with tempfile.TemporaryDirectory(prefix="llmgw-render-") as scratch:

@@ -223,6 +223,8 @@ MAX_HOST_LENGTH = 253
 HOST_PREFIXES = {"ui": "", "api": "api.", "gateway": "gateway.", "admin": "admin."}
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany"]
+# The environment variables the two required Secret keys reach the app as.
+REQUIRED_SECRET_VARIABLES = ("AUTH_SECRET", "GATEWAY_API_KEY_HASH_SECRET")
 Endpoint = Literal["ui", "api", "admin"]
 PROTECTED_ENDPOINTS: tuple[Endpoint, ...] = ("ui", "api", "admin")
 
@@ -314,15 +316,20 @@ class ExternalSecrets(Model):
 
 
 class SecretRef(Model):
-    """The Secret holding AUTH_SECRET and other keys; the spec names it, never a value."""
+    """The Secret holding AUTH_SECRET, GATEWAY_API_KEY_HASH_SECRET and other keys; the spec
+    names it, never a value."""
 
     name: DnsLabel = "llmgateway-auth"
     """Name of the Secret in the deployment's namespace."""
     key: EnvVarName = "AUTH_SECRET"
-    """Key holding AUTH_SECRET (at least 32 characters: `openssl rand -hex 32`)."""
+    """Key holding AUTH_SECRET, which signs user sessions (at least 32 characters:
+    `openssl rand -hex 32`). Required."""
+    api_key_hash_key: EnvVarName = "GATEWAY_API_KEY_HASH_SECRET"
+    """Key holding GATEWAY_API_KEY_HASH_SECRET, which the app hashes API keys with; every
+    API-key lookup fails without it in production images. Required."""
     extra_keys: list[EnvVarName] = []
     """More keys of the same Secret given to the pod as environment variables of the same
-    name, for example `GATEWAY_API_KEY_HASH_SECRET` or `LLM_OPENAI_API_KEY`."""
+    name, for example provider keys such as `LLM_OPENAI_API_KEY`. Optional."""
     source: Literal["existing", "external-secrets", "generator"] = "existing"
     """How the Secret reaches the cluster. `existing`: made out of band (`python -m
     compiler secret` prints one). `external-secrets`: an ExternalSecret pulls it from a
@@ -332,9 +339,14 @@ class SecretRef(Model):
     """With `source: external-secrets`: the store and the entry to read."""
 
     @property
+    def required_keys(self) -> list[str]:
+        """The keys the app cannot run without: AUTH_SECRET's, then the API-key hash's."""
+        return [self.key, self.api_key_hash_key]
+
+    @property
     def keys(self) -> list[str]:
-        """Every key of the Secret, AUTH_SECRET's first."""
-        return [self.key, *self.extra_keys]
+        """Every key of the Secret, the required ones first."""
+        return [*self.required_keys, *self.extra_keys]
 
 
 class Storage(Model):
@@ -362,6 +374,12 @@ class Database(Model):
     """With `embedded` and more than one replica, every pod starts its own PostgreSQL on
     the same data directory, which PostgreSQL does not support. Set true to accept that
     risk knowingly; the alternative is `mode: external`."""
+    postgres_user_id: int = Field(default=100, ge=0, le=2147483647)
+    """User id of PostgreSQL in the image, owner of the data volume (the init container
+    chowns it). The Terraform module's value; it depends on the image."""
+    postgres_group_id: int = Field(default=102, ge=0, le=2147483647)
+    """Group id of PostgreSQL in the image: group of the data volume and the pod's fsGroup.
+    The Terraform module's value; it depends on the image."""
 
 
 class ResourceAmounts(Model):
@@ -385,14 +403,47 @@ class Resources(Model):
 class NetworkPolicy(Model):
     """A NetworkPolicy letting only the ingress controller reach the pods."""
 
-    enabled: bool | None = None
-    """Generate the NetworkPolicy; when unset, on for production environments only."""
+    enabled: bool = True
+    """Generate the NetworkPolicy (every environment by default: the unified image runs
+    Redis without a password). false is possible and reported by lint (LLMGW011)."""
     ingress_controller_namespace: DnsLabel = "ingress-nginx"
     """Namespace of the ingress controller, the only source allowed in (matched by its
     `kubernetes.io/metadata.name` label)."""
     restrict_egress: bool = False
     """Limit traffic out to DNS, HTTPS (the LLM providers) and, with an external
     database, PostgreSQL and Redis. Off by default: the gateway must reach its providers."""
+
+
+class Monitoring(Model):
+    """Metrics of the gateway, scraped inside the cluster (never through an Ingress)."""
+
+    service_monitor: bool = False
+    """Emit a Prometheus Operator ServiceMonitor (monitoring.coreos.com/v1) scraping the
+    gateway's `/metrics` on the Service's gateway port."""
+    prometheus_namespace: DnsLabel = "monitoring"
+    """Namespace of Prometheus: with serviceMonitor, the NetworkPolicy lets it reach the
+    gateway port."""
+    interval: str = Field(default="30s", pattern=r"^([0-9]+(ms|s|m|h))+$")
+    """How often Prometheus scrapes, for example `30s`."""
+
+
+class Shutdown(Model):
+    """How a pod stops: the gateway finishes in-flight (streamed) requests first."""
+
+    termination_grace_period_seconds: int = Field(default=120, ge=1, le=86400)
+    """Seconds Kubernetes waits after SIGTERM before killing the pod (upstream's chart: 120)."""
+    drain_seconds: int | None = Field(default=None, ge=0, le=86400)
+    """Seconds the gateway lets in-flight requests finish (SHUTDOWN_GRACE_PERIOD_MS); must be
+    below terminationGracePeriodSeconds. Unset: 15 s below it (at least half of it), time
+    left for the other processes of the pod to stop."""
+
+    @property
+    def drain(self) -> int:
+        """The drain in force, in seconds."""
+        if self.drain_seconds is not None:
+            return self.drain_seconds
+        grace = self.termination_grace_period_seconds
+        return max(grace - 15, grace // 2)
 
 
 class ArgoCd(Model):
@@ -447,7 +498,8 @@ class Settings(Model):
     auth: Auth = Auth()
     """oauth2-proxy protection of the endpoints."""
     auth_secret: SecretRef = SecretRef()
-    """The Secret holding AUTH_SECRET, which signs user sessions."""
+    """The Secret holding AUTH_SECRET (signs user sessions) and GATEWAY_API_KEY_HASH_SECRET
+    (hashes API keys), both required, and optional extra keys."""
     admin_emails: list[Email] = []
     """Users (by email) allowed into the admin dashboard, after they sign up in the UI."""
     storage: Storage = Storage()
@@ -461,6 +513,13 @@ class Settings(Model):
     LoadBalancer expose them directly and must be asked for here."""
     network_policy: NetworkPolicy = NetworkPolicy()
     """Which traffic may reach the pods."""
+    telemetry: bool = False
+    """Let the app send its anonymous installation beacon upstream. false (default) sets
+    TELEMETRY_ACTIVE=false; true keeps the image's default, which sends it."""
+    monitoring: Monitoring = Monitoring()
+    """Prometheus scraping of the gateway's metrics."""
+    shutdown: Shutdown = Shutdown()
+    """Graceful shutdown: the pod's grace period and the gateway's drain."""
     gitops: GitOps | None = None
     """Generate gitops/<env>.yaml for Argo CD or Flux; unset: none."""
     kubernetes_version: Annotated[str, AfterValidator(check_kubernetes_version)] = Field(
@@ -471,9 +530,7 @@ class Settings(Model):
 
     @property
     def network_policy_enabled(self) -> bool:
-        if self.network_policy.enabled is not None:
-            return self.network_policy.enabled
-        return self.production
+        return self.network_policy.enabled
 
     @property
     def access_mode(self) -> AccessMode:
@@ -589,11 +646,42 @@ def check_rules(settings: Settings) -> list[RuleViolation]:
         )
     duplicated = sorted({k for k in secret.keys if secret.keys.count(k) > 1})
     if duplicated:
+        required = [k for k in duplicated if k in secret.required_keys]
+        hint = (
+            f"; {', '.join(required)} is a required key already (authSecret.key and "
+            "authSecret.apiKeyHashKey): remove it from extraKeys"
+            if required
+            else ""
+        )
         found.append(
             RuleViolation(
                 ("authSecret", "extraKeys"),
                 f"key {', '.join(duplicated)} is listed twice; each Secret key becomes one "
-                "environment variable",
+                f"environment variable{hint}",
+            )
+        )
+    # The required keys reach the pod as AUTH_SECRET and GATEWAY_API_KEY_HASH_SECRET
+    # whatever their key names; an extra key of the same name would set it twice.
+    shadowing = sorted(set(secret.extra_keys) & set(REQUIRED_SECRET_VARIABLES))
+    shadowing = [k for k in shadowing if k not in secret.required_keys]
+    if shadowing:
+        found.append(
+            RuleViolation(
+                ("authSecret", "extraKeys"),
+                f"extra key {', '.join(shadowing)} would set the same environment variable as "
+                "a required key; remove it from extraKeys (or name the required key so with "
+                "authSecret.key / authSecret.apiKeyHashKey)",
+            )
+        )
+    drain = settings.shutdown.drain
+    grace = settings.shutdown.termination_grace_period_seconds
+    if drain >= grace:
+        found.append(
+            RuleViolation(
+                ("shutdown", "drainSeconds"),
+                f"the gateway's drain ({drain} s) must be below the pod's grace period "
+                f"({grace} s), or Kubernetes kills the pod mid-drain; lower "
+                "shutdown.drainSeconds or raise shutdown.terminationGracePeriodSeconds",
             )
         )
     for kind in ("cpu", "memory"):

@@ -85,5 +85,5 @@ def test_the_longest_domain_accepted_gives_hosts_kubernetes_accepts() -> None:
         if resource["kind"] == "Ingress"
         for rule in resource["spec"]["rules"]
     ]
-    assert len(hosts) == 4
+    assert len(set(hosts)) == 4  # the /metrics Ingress repeats the gateway's host
     assert max(len(host) for host in hosts) == 253

@@ -69,7 +69,9 @@ def test_render_copies_never_follow_a_link_in_the_overlay(
 ) -> None:
     shutil.copy(SECRET_CASE, project / "spec" / "llmgateway.yaml")
     assert run_cli("compile").code == 0
-    (project / "overlays" / "prod" / "secret.env").write_text("AUTH_SECRET=x\n")
+    (project / "overlays" / "prod" / "secret.env").write_text(
+        "AUTH_SECRET=x\nGATEWAY_API_KEY_HASH_SECRET=y\nLLM_OPENAI_API_KEY=z\n"
+    )
     (project / "overlays" / "prod" / "notes.txt").symlink_to(outside / "victim")
     result = run_cli("lint", "overlays/prod")
     assert (result.code, result.err.splitlines()[-1]) == (

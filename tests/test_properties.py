@@ -28,7 +28,6 @@ EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "20"))
 NAMES = ["dev", "staging", "prod", "qa", "team-a", "eu1"]
 ENDPOINTS = ["ui", "api", "admin"]
 SECRET_KEYS = [
-    "GATEWAY_API_KEY_HASH_SECRET",
     "LLM_OPENAI_API_KEY",
     "LLM_ANTHROPIC_API_KEY",
     "LLM_MISTRAL_API_KEY",
@@ -87,8 +86,10 @@ def defaults_settings(draw: st.DrawFn) -> dict[str, Any]:
 def overrides(draw: st.DrawFn, defaults: dict[str, Any], index: int) -> dict[str, Any]:
     """One environment's overrides of ``defaults``, made valid once merged over them."""
     env: dict[str, Any] = {"namespace": f"llm-{index}"}
-    if draw(st.booleans()):
-        env["domain"] = draw(st.sampled_from(["a.example.com", "llm.example.org", "x.io"]))
+    # Environments share no host (the first may keep the defaults' domain).
+    if index > 0 or draw(st.booleans()):
+        parent = draw(st.sampled_from(["a.example.com", "llm.example.org", "x.io"]))
+        env["domain"] = f"env{index}.{parent}"
     if draw(st.booleans()):
         env["replicas"] = draw(st.integers(min_value=1, max_value=5))
     if draw(st.booleans()):

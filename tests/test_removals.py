@@ -25,23 +25,30 @@ from tests.test_properties import to_yaml, valid_specs
 
 AUTH = "AUTH_SECRET"
 HASH = "GATEWAY_API_KEY_HASH_SECRET"
+MISTRAL = "LLM_MISTRAL_API_KEY"
 OPENAI = "LLM_OPENAI_API_KEY"
 ANTHROPIC = "LLM_ANTHROPIC_API_KEY"
-# The container's env in the module's order, before any key of the auth Secret beyond
-# AUTH_SECRET (FACTS.md, "Environment variables").
+# The container's env in the module's order (FACTS.md, "Environment variables"), with
+# what issue 12 adds from UPSTREAM.md (the API-key hash secret, APP_URL, GATEWAY_URL,
+# telemetry off, the drain), before any extra key of the auth Secret.
 PLAIN_ENV = [
     "PGDATA",
     AUTH,
+    HASH,
     "UI_URL",
+    "APP_URL",
     "API_URL",
     "API_BACKEND_URL",
     "ADMIN_URL",
+    "GATEWAY_URL",
     "ORIGIN_URLS",
     "COOKIE_DOMAIN",
     "PASSKEY_RP_ID",
     "ADMIN_EMAILS",
     "HOSTED",
     "PAID_MODE",
+    "TELEMETRY_ACTIVE",
+    "SHUTDOWN_GRACE_PERIOD_MS",
 ]
 
 
@@ -155,11 +162,11 @@ def test_external_secret_keys_removed_in_every_position(
     kustomize: Kustomize, tmp_path: Path
 ) -> None:
     environments = rendered("external-secret-keys-removed", kustomize, tmp_path)
-    for name, kept in (("lab", [HASH]), ("qa", [ANTHROPIC])):
+    for name, kept in (("lab", [MISTRAL]), ("qa", [ANTHROPIC])):
         documents = environments[name]
         assert env_names(one(documents, "Deployment")) == [*PLAIN_ENV, *kept], name
         data = one(documents, "ExternalSecret")["spec"]["data"]
         assert data == [
             {"secretKey": key, "remoteRef": {"key": "llmgateway/prod", "property": key}}
-            for key in [AUTH, *kept]
+            for key in [AUTH, HASH, *kept]
         ], name
