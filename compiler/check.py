@@ -167,7 +167,7 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
         if generator_keys(overlay) is not None and not (overlay / SECRET_ENV).is_file():
             report.notes.append(
                 f"overlays/{name}/{SECRET_ENV} is missing; kubectl apply -k needs it "
-                f"(python -m compiler secret --env {name} --format env > "
+                f"(python -m compiler secret --env {name} --generate --format env > "
                 f"overlays/{name}/{SECRET_ENV}); checked with placeholders"
             )
     rendered = render_overlays(find_kustomize(), [root / "overlays" / n for n in names])

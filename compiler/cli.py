@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from compiler import __version__, tools
+from compiler.completion import SHELLS
 from compiler.errors import CompilerError, ExitCode, Problem, UsageError
 from compiler.tools import DEFAULT_TIMEOUT
 
@@ -389,6 +390,24 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "kubectl kustomize) and its version.",
     )
     doctor.set_defaults(run=run_doctor)
+
+    completion = command(
+        "completion",
+        "print a shell completion script (bash, zsh, fish)",
+        "Print the completion script of llmgateway-compiler (the console script) for a "
+        "shell. Options taking an environment complete its names from the spec in the "
+        "current directory. Install it, for example:\n"
+        "  llmgateway-compiler completion bash > "
+        "~/.local/share/bash-completion/completions/llmgateway-compiler\n"
+        '  llmgateway-compiler completion zsh > "${fpath[1]}/_llmgateway-compiler"\n'
+        "  llmgateway-compiler completion fish > "
+        "~/.config/fish/completions/llmgateway-compiler.fish",
+    )
+    spec_argument(completion)
+    completion.add_argument("shell", nargs="?", choices=SHELLS, help="the shell")
+    # What the scripts run when Tab is pressed after --env: the spec's environments.
+    completion.add_argument("--environments", action="store_true", help=argparse.SUPPRESS)
+    completion.set_defaults(run=run_completion)
     return parser
 
 
@@ -881,6 +900,18 @@ def run_doctor(args: argparse.Namespace, output: Output) -> int:
     kustomize = find_kustomize()
     output.say(f"kustomize: {kustomize.describe()}")
     output.say(f"version: {kustomize.version()}")
+    return ExitCode.OK
+
+
+def run_completion(args: argparse.Namespace, output: Output) -> int:
+    from compiler.completion import completion_script, environment_names
+
+    if args.environments:
+        output.out.write("".join(f"{name}\n" for name in environment_names(args.spec)))
+    elif args.shell is None:
+        raise UsageError(f"completion: name a shell ({', '.join(SHELLS)})")
+    else:
+        output.out.write(completion_script(build_parser(), args.shell))
     return ExitCode.OK
 
 

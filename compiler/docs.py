@@ -73,6 +73,13 @@ def environments_page(spec: Spec) -> str:
                 f"| {endpoint} | {env.scheme}://{host} | {ports[endpoint]} | {WHAT[endpoint]} "
                 f"| {access(env, endpoint)} |"
             )
+        scraped = (
+            f"Prometheus scrapes it inside the cluster (ServiceMonitor, from namespace "
+            f"`{env.monitoring.prometheus_namespace}`)"
+            if env.monitoring.service_monitor
+            else "scrape it inside the cluster (monitoring.serviceMonitor)"
+        )
+        lines += ["", f"`/metrics` on the gateway host is refused to every client; {scraped}."]
         lines += ["", "Resources:", ""]
         for resource in lower_environment(env, name):
             lines.append(f"- {resource['kind']} `{resource['metadata']['name']}`")

@@ -76,12 +76,14 @@ def check_secret_env(overlay: Path) -> None:
     keys, required = found
     display = f"overlays/{overlay.name}/{SECRET_ENV}"
     try:
+        # Never through a link, never blocking on a FIFO (a NotRegularFileError is exit 2).
         raw = read_regular(path, MAX_SECRET_ENV_BYTES)
-    except (OSError, FileTooLargeError) as exc:
-        reason = "larger than 1 MiB" if isinstance(exc, FileTooLargeError) else exc.strerror
-        raise SecretFileError([f"{display}: cannot read: {reason}"]) from None
+    except FileTooLargeError as exc:
+        raise SecretFileError([f"{display}: {exc.size:,} bytes; not an env file"]) from None
+    except OSError as exc:
+        raise SecretFileError([f"{display}: cannot read: {exc.strerror}"]) from None
     if len(raw) > MAX_SECRET_ENV_BYTES:
-        raise SecretFileError([f"{display}: cannot read: larger than 1 MiB"])
+        raise SecretFileError([f"{display}: more than {MAX_SECRET_ENV_BYTES:,} bytes"])
     problems = secret_env_problems(raw, keys, required, overlay.name)
     if problems:
         raise SecretFileError([f"{display}:{line}: {message}" for line, message in problems])
@@ -154,11 +156,11 @@ def known_secret_values(root: Path, environ: Mapping[str, str]) -> list[str]:
     for entry in entries:
         path = Path(entry.path) / SECRET_ENV
         try:
-            if not entry.is_dir(follow_symlinks=False) or not path.is_file():
+            if not entry.is_dir(follow_symlinks=False):
                 continue
             raw = read_regular(path, MAX_SECRET_ENV_BYTES)
         except (OSError, FileTooLargeError, NotRegularFileError):
-            continue  # refused where it is used
+            continue  # absent, or refused (with its own message) where it is used
         text = raw.decode("utf-8", errors="replace")
         for line in text.splitlines():
             stripped = line.strip()
