@@ -253,6 +253,10 @@ GARBAGE = {
         'echo "kind: ConfigMap"\necho "metadata: {name: x}"\n',
         "a resource without apiVersion at line 1, column 1",
     ),
+    "spec-not-a-mapping": (
+        'printf "apiVersion: v1\\nkind: Service\\nmetadata: {name: x}\\nspec: [1]\\n"\n',
+        "a resource whose spec is not a mapping at line 4, column 7",
+    ),
     "not-utf8": ("printf 'apiVersion: v1\\nkind: \\377\\n'\n", "bytes that are not UTF-8"),
 }
 
@@ -260,7 +264,8 @@ GARBAGE = {
 @pytest.mark.parametrize(
     ("garbage", "command"),
     [(garbage, "build") for garbage in sorted(GARBAGE)]
-    + [(g, c) for g in ("not-a-mapping", "tagged") for c in ("check", "lint", "diff")],
+    + [(g, c) for g in ("not-a-mapping", "tagged") for c in ("check", "lint", "diff")]
+    + [("spec-not-a-mapping", "diff")],
 )
 def test_garbage_from_kustomize_is_exit_3(
     garbage: str, command: str, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -412,3 +417,20 @@ def test_a_fifo_example_file_is_not_read(project: Path) -> None:
         "error: overlays/prod/secret.env.example: is a FIFO, not a regular file; "
         "refusing to read it"
     )
+
+
+def test_resources_the_schemas_refuse_do_not_crash_the_policy_rules(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli("compile").code == 0
+    script = (
+        'printf "apiVersion: apps/v1\\nkind: Deployment\\nmetadata: {name: x, namespace: y}\\n'
+        'spec: {template: {spec: {containers: 5}}}\\n"\n'
+    )
+    monkeypatch.setenv("KUSTOMIZE", str(fake(tmp_path / "bin", "kustomize", script)))
+    result = run_cli("lint", "overlays/prod")
+    assert result.code == 1, result.err
+    assert "prod: error: Deployment/y/x: spec.template.spec.containers: 5 is not of type" in (
+        result.err
+    )
+    assert "Traceback" not in result.err
