@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from compiler.console import Output
 from compiler.emit import HEADER_MARK
+from compiler.errors import ExitCode, WriteError
 
 GOLDEN_DIR = "tests/golden"
 
@@ -66,3 +68,41 @@ def snapshot_note(environments: list[str]) -> str | None:
         f"{'s' if len(environments) == 1 else ''}; review it (python -m compiler diff), "
         "then update the golden manifests: python -m compiler snapshot"
     )
+
+
+def snapshot_command(output: Output, spec_path: str) -> int:
+    """Render every enabled overlay and write its golden file; refuse a stale tree."""
+    from compiler.check import file_drift
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.render import render
+
+    spec = load_spec(spec_path)
+    tree = plan_tree(spec)
+    root = Path(".")
+    if file_drift(root, tree):
+        output.note(
+            "error: the generated files do not match the spec; run: python -m compiler compile"
+        )
+        return ExitCode.DIFFERENCES
+    names = [name for name, _ in spec.enabled()]
+    rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
+    goldens = existing_goldens(root)
+    try:
+        (root / GOLDEN_DIR).mkdir(parents=True, exist_ok=True)
+        for name, text in zip(names, rendered, strict=True):
+            content = golden_text(name, text)
+            if goldens.get(name) == content:
+                output.say(f"unchanged {golden_path(name)}")
+                continue
+            (root / golden_path(name)).write_text(content, encoding="utf-8", newline="\n")
+            output.say(f"  written {golden_path(name)}")
+        for name in sorted(set(goldens) - set(names)):
+            (root / golden_path(name)).unlink()
+            output.say(f"  deleted {golden_path(name)}")
+    except OSError as exc:
+        raise WriteError(
+            f"cannot write the golden manifests: {exc.strerror}: {exc.filename}"
+        ) from None
+    return ExitCode.OK

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.errors import KustomizeError
+from compiler.console import Output
+from compiler.errors import ExitCode, KustomizeError
 
 INSTALL_HINT = (
     "install kustomize v5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) "
@@ -96,3 +97,11 @@ def find_kustomize(environ: Mapping[str, str] | None = None) -> Kustomize:
     if kubectl is not None:
         return Kustomize((kubectl, "kustomize"), "kubectl on PATH")
     raise KustomizeError(f"no kustomize found; {INSTALL_HINT}")
+
+
+def doctor_command(output: Output) -> int:
+    """`doctor`: which kustomize runs, and its version."""
+    kustomize = find_kustomize()
+    output.say(f"kustomize: {kustomize.describe()}")
+    output.say(f"version: {kustomize.version()}")
+    return ExitCode.OK
