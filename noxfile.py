@@ -9,6 +9,7 @@ Arguments after `--` go to pytest: `nox -s tests -- -k invariant`.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -54,14 +55,19 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def policy(session: nox.Session) -> None:
-    """checkov's Kubernetes checks over every rendered environment; skips carry reasons."""
+    """checkov's Kubernetes checks, once per rendered environment; skips carry reasons.
+
+    Each environment is checked alone, in a folder of its own: checks that relate
+    resources (a NetworkPolicy for each pod, CKV2_K8S_6) must not match one environment's
+    pods with another's policy.
+    """
     sync(session)  # the compiler, to render
     rendered = Path(session.create_tmp()) / "rendered"
-    rendered.mkdir(exist_ok=True)
-    for stale in rendered.glob("*.yaml"):
-        stale.unlink()
+    shutil.rmtree(rendered, ignore_errors=True)
     overlays = sorted(p.parent.name for p in Path("overlays").glob("*/kustomization.yaml"))
     for environment in overlays:
+        folder = rendered / environment
+        folder.mkdir(parents=True)
         session.run(
             "python",
             "-m",
@@ -69,7 +75,10 @@ def policy(session: nox.Session) -> None:
             "build",
             f"overlays/{environment}",
             "-o",
-            str(rendered / f"{environment}.yaml"),
+            str(folder / f"{environment}.yaml"),
         )
     sync(session, "--only-group=policy")  # then checkov alone (see pyproject.toml)
-    session.run("checkov", "--directory", str(rendered), "--framework", "kubernetes", "--compact")
+    for environment in overlays:
+        session.log(f"checkov: {environment}")
+        folder = rendered / environment
+        session.run("checkov", "--directory", str(folder), "--framework", "kubernetes", "--compact")

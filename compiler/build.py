@@ -49,7 +49,10 @@ def build_command(
         spec_bytes = Path(spec_path).read_bytes()
         lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
         found = cache.get_json("lint", lint_key)
-        if not isinstance(found, list):
+        if not isinstance(found, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
+            for i in found
+        ):
             from compiler.check import lint_all
             from compiler.load import load_spec
 
@@ -70,7 +73,7 @@ def build_command(
     if target:
         from compiler.write import write_file
 
-        write_file(Path(target), text)
+        write_file(Path(target), output.redact(text))
     else:
         output.write(text)
     return ExitCode.OK

@@ -26,8 +26,10 @@ from compiler.emit import scalar
 from compiler.errors import ExitCode, ExternalError, UsageError
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path
+from compiler.journal import leftovers
 from compiler.lint import Finding, lint_environment
 from compiler.plan import Tree
+from compiler.secretignore import exposed_env_files, left_behind
 from compiler.spec import Spec
 from compiler.write import existing_files, is_generated, read_file
 
@@ -66,13 +68,14 @@ class CheckReport:
     golden: list[GoldenDrift] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # secret.env files git could take
     effects: list[EditEffect] = field(default_factory=list)
     hand_edited: bool = False
 
     @property
     def failed(self) -> bool:
         errors = [f for f in self.findings if f.severity == "error"]
-        return bool(self.files or self.golden or errors)
+        return bool(self.files or self.golden or errors or self.secrets)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class CheckReport:
             ],
             "findings": [f.__dict__ for f in self.findings],
             "notes": self.notes,
+            "secrets": self.secrets,
             "handEdited": self.hand_edited,
             "effects": [e.__dict__ for e in self.effects],
         }
@@ -100,8 +104,17 @@ def generated_on_disk(root: Path, tree: Tree) -> Tree:
 
 
 def file_drift(root: Path, tree: Tree) -> list[FileDrift]:
-    """Generated files as committed -> as the spec compiles them."""
-    return tree_drift(generated_on_disk(root, tree), tree)
+    """Generated files as committed -> as the spec compiles them, and what an
+    interrupted compile left (its journal, staged and backup files): never passed over."""
+    interrupted = [
+        FileDrift(
+            path,
+            "leftover",
+            ["an interrupted compile left it; python -m compiler compile finishes or undoes it"],
+        )
+        for path in leftovers(root)
+    ]
+    return tree_drift(generated_on_disk(root, tree), tree) + interrupted
 
 
 def golden_drift(names: list[str], rendered: list[str], root: Path) -> list[GoldenDrift]:
@@ -130,6 +143,8 @@ def lint_all(spec: Spec, names: list[str], rendered: list[str]) -> list[Finding]
 def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
     """Every kind of drift of the project at ``root``."""
     report = CheckReport(file_drift(root, tree), rendered=False)
+    report.secrets = exposed_env_files(root, spec)
+    report.notes.extend(stray.warning() for stray in left_behind(root, spec))
     report.hand_edited = bool(report.files) and spec_unchanged(root, tree)
     if not render or report.files:
         if render:
@@ -154,7 +169,7 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
         if generator_keys(overlay) is not None and not (overlay / SECRET_ENV).is_file():
             report.notes.append(
                 f"overlays/{name}/{SECRET_ENV} is missing; kubectl apply -k needs it "
-                f"(python -m compiler secret --env {name} --format env > "
+                f"(python -m compiler secret --env {name} --generate --format env > "
                 f"overlays/{name}/{SECRET_ENV}); checked with placeholders"
             )
     rendered = render_overlays(find_kustomize(), [root / "overlays" / n for n in names])
@@ -328,6 +343,8 @@ def check_command(output: Output, spec_path: str, *, render: bool, fmt: str) -> 
         output.finding(finding.render(), finding.severity)
     if any(f.severity == "error" for f in report.findings):
         output.say("lint: the rendered manifests fail validation (findings on stderr)")
+    for problem in report.secrets:
+        output.say(f"{output.paint('secret:', 'red')} {problem}")
     if report.failed:
         return ExitCode.DIFFERENCES
     output.say(

@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from compiler import __version__
+from compiler import __version__, tools
 from compiler.console import Output
 from compiler.errors import CompilerError, ExitCode, UsageError
+from compiler.tools import DEFAULT_TIMEOUT
 
 EXIT_CODES_HELP = """exit codes:
   0  success (validate: valid; compile: written; check: no drift; diff: no differences)
@@ -40,6 +41,16 @@ def spec_argument(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the spec file (default: %(default)s)",
     )
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 PROGRAM = "python -m compiler"
@@ -71,6 +82,13 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the output: auto (a terminal, and NO_COLOR unset), always or never",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="stop kustomize, kubectl or git after this long, exit 3 (default: %(default)g)",
     )
     parser.add_argument(
         "-C",
@@ -133,6 +151,28 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     spec_argument(compile_)
     compile_.add_argument("--quiet", "-q", action="store_true", help="do not list unchanged files")
     compile_.set_defaults(run=run_compile)
+
+    set_ = command(
+        "set",
+        "change one value of the spec in place, then compile",
+        "Set one scalar field of the spec, for pipelines and bots (what `kustomize edit set "
+        "image` and `helm --set` do): only that value changes in the file, every comment, "
+        "key order and blank line stays. The result is validated first (exit 2 and the file "
+        "untouched if invalid), then compiled. Examples:\n"
+        "  python -m compiler set environments.prod.image.tag v1.4.2\n"
+        "  python -m compiler set --env prod replicas 5",
+    )
+    spec_argument(set_)
+    set_.add_argument(
+        "--env",
+        metavar="ENV",
+        help="FIELD is relative to environments.ENV (e.g. --env prod image.tag)",
+    )
+    set_.add_argument(
+        "field", metavar="FIELD", help="dotted field path, e.g. environments.prod.image.tag"
+    )
+    set_.add_argument("value", metavar="VALUE", help="the new value, e.g. v1.4.2, 5 or true")
+    set_.set_defaults(run=run_set)
 
     build = command(
         "build",
@@ -236,9 +276,12 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "print the Secret an environment needs (stdout only)",
         "Print the Secret of an environment whose authSecret.source is existing (a manifest "
         "for `kubectl apply -f -`) or generator (--format env, for overlays/<env>/secret.env). "
-        "Each value comes from the environment variable LLMGATEWAY_<KEY> "
-        "(LLMGATEWAY_AUTH_SECRET, ...); --generate makes random values for AUTH_SECRET and "
-        "GATEWAY_API_KEY_HASH_SECRET when unset. Nothing is written to disk.",
+        "The Secret needs two keys in every mode (with external-secrets, put both in the "
+        "store): AUTH_SECRET (signs sessions) and GATEWAY_API_KEY_HASH_SECRET (hashes API "
+        "keys), plus authSecret.extraKeys. Each value comes from the environment variable "
+        "LLMGATEWAY_<KEY> (LLMGATEWAY_AUTH_SECRET, LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET, "
+        "...); --generate makes an independent random value for each of the two when unset. "
+        "Nothing is written to disk.",
     )
     spec_argument(secret)
     secret.add_argument("--env", required=True, metavar="ENV", help="the environment")
@@ -328,6 +371,12 @@ def run_compile(args: argparse.Namespace, output: Output) -> int:
     from compiler.compile import compile_command
 
     return compile_command(output, args.spec, quiet=args.quiet)
+
+
+def run_set(args: argparse.Namespace, output: Output) -> int:
+    from compiler.setfield import set_command
+
+    return set_command(output, args.spec, args.field, args.env, args.value)
 
 
 def run_build(args: argparse.Namespace, output: Output) -> int:
@@ -424,14 +473,19 @@ def main(
         parser.print_help(output.err)
         return ExitCode.INVALID
     output.choose_colour(args.color, os.environ)
+    tools.TIMEOUT = args.timeout
     try:
-        if args.directory:
-            try:
-                os.chdir(args.directory)
-            except OSError as exc:
-                raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
-        run: Command = args.run
-        return run(args, output)
+        with tools.terminate_by_exception():
+            if args.directory:
+                try:
+                    os.chdir(args.directory)
+                except OSError as exc:
+                    raise UsageError(f"cannot change to {args.directory}: {exc.strerror}") from None
+            from compiler.secretenv import known_secret_values
+
+            output.secrets = known_secret_values(Path("."), os.environ)
+            run: Command = args.run
+            return run(args, output)
     except CompilerError as exc:
         if args.debug:
             output.note("".join(traceback.format_exception(exc)).rstrip())
@@ -439,5 +493,10 @@ def main(
             output.note(line, "red")
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        tools.stop_all_tools()
         output.note("interrupted")
         return 130
+    except tools.Terminated:
+        tools.stop_all_tools()
+        output.note("terminated")
+        return 143

@@ -273,7 +273,7 @@ class FileDrift:
     """One generated file that differs from what the spec compiles to."""
 
     path: str
-    state: str  # missing | unexpected | changed
+    state: str  # missing | unexpected | changed | leftover (of an interrupted compile)
     details: list[str] = field(default_factory=list)
 
 

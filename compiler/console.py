@@ -29,6 +29,9 @@ class Output:
         self.err = err
         self.out_colour = colour
         self.err_colour = colour
+        # Every known secret value is hidden from what we print (secretenv.redact_text);
+        # only `secret` writes a value, to stdout, with `secret_result`.
+        self.secrets: list[str] = []
 
     def choose_colour(self, mode: str, environ: Mapping[str, str]) -> None:
         """--color: always, never, or auto (a terminal, and NO_COLOR unset), per stream."""
@@ -42,15 +45,24 @@ class Output:
         """Text for stdout, coloured when stdout is."""
         return painted(text, colour, self.out_colour)
 
+    def redact(self, text: str) -> str:
+        from compiler.secretenv import redact_text
+
+        return redact_text(text, self.secrets) if self.secrets else text
+
     def say(self, text: str = "") -> None:
-        print(text, file=self.out)
+        print(self.redact(text), file=self.out)
 
     def write(self, text: str) -> None:
-        """Results as they are (no newline added)."""
+        """Results as they are (no newline added), redacted like every line."""
+        self.out.write(self.redact(text))
+
+    def secret_result(self, text: str) -> None:
+        """The one unredacted write: the `secret` command's Secret, to stdout."""
         self.out.write(text)
 
     def note(self, text: str, colour: str | None = None) -> None:
-        print(painted(text, colour, self.err_colour), file=self.err)
+        print(painted(self.redact(text), colour, self.err_colour), file=self.err)
 
     def finding(self, line: str, severity: str) -> None:
         self.note(line, "red" if severity == "error" else "yellow")

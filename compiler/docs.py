@@ -77,6 +77,13 @@ def environments_page(spec: Spec) -> str:
                 f"| {endpoint} | {env.scheme}://{host} | {ports[endpoint]} | {WHAT[endpoint]} "
                 f"| {access(env, endpoint)} |"
             )
+        scraped = (
+            f"Prometheus scrapes it inside the cluster (ServiceMonitor, from namespace "
+            f"`{env.monitoring.prometheus_namespace}`)"
+            if env.monitoring.service_monitor
+            else "scrape it inside the cluster (monitoring.serviceMonitor)"
+        )
+        lines += ["", f"`/metrics` on the gateway host is refused to every client; {scraped}."]
         lines += ["", "Resources:", ""]
         for resource in lower_environment(env, name):
             lines.append(f"- {resource['kind']} `{resource['metadata']['name']}`")
@@ -94,13 +101,10 @@ def docs_command(output: Output, spec_path: str) -> int:
     """Rewrite docs/environments.md only."""
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.write import apply_changes, diff_tree
+    from compiler.write import write_tree
 
     tree = {DOCS_PATH: plan_tree(load_spec(spec_path))[DOCS_PATH]}
-    changes = diff_tree(Path("."), tree)
-    changes.deleted = []  # only the page itself: nothing else is touched
-    changes.user_files = []
-    apply_changes(Path("."), tree, changes)
+    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
     for line in changes.lines():
         output.say(line)
     return ExitCode.OK

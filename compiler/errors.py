@@ -92,3 +92,15 @@ class GitError(ExternalError):
 
 class WriteError(ExternalError):
     """Writing the generated tree failed; the tree on disk was left as it was."""
+
+
+class SecretFileError(CompilerError):
+    """A generator's secret.env is malformed; each line names the file and line, never
+    the content."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return [f"error: {p}" for p in self.problems]

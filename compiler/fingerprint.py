@@ -16,17 +16,29 @@ Nothing here imports pydantic or the YAML library.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from compiler import __version__
 from compiler.emit import HEADER_MARK, header
+from compiler.errors import UsageError
+from compiler.files import (
+    FileTooLargeError,
+    NotRegularFileError,
+    create_new,
+    read_head,
+    read_regular,
+)
 
 FINGERPRINT_PATH = "overlays/.fingerprint"
 CACHE_DIR = ".llmgw-cache"
+MAX_SPEC_BYTES = 1024 * 1024  # as load.MAX_SPEC_BYTES (that module imports pydantic)
+MAX_CACHE_ENTRY = 64 * 1024 * 1024  # far above any rendering; a larger entry is not ours
 SECRET_ENV = "secret.env"  # the generator's values, git-ignored, never written by us
 
 
@@ -49,9 +61,9 @@ def fingerprint_text(spec_path: str, spec_bytes: bytes, tree: Mapping[str, bytes
 
 def read_fingerprint(root: Path) -> tuple[str, dict[str, str]] | None:
     try:
-        text = (root / FINGERPRINT_PATH).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+        text = read_regular(root / FINGERPRINT_PATH, MAX_CACHE_ENTRY).decode("utf-8")
+    except (OSError, UnicodeDecodeError, FileTooLargeError, NotRegularFileError):
+        return None  # the full comparison then names what is wrong
     lines = text.splitlines()
     if len(lines) < 2 or not lines[1].startswith("spec "):
         return None
@@ -68,10 +80,12 @@ def generated_files_in(directory: Path, root: Path) -> Iterable[str]:
         dirnames.sort()
         for name in filenames:
             path = Path(current) / name
-            if path.is_symlink():
-                continue
-            with open(path, "rb") as handle:
-                first = handle.read(80)
+            try:
+                first = read_head(path, 80)
+            except NotRegularFileError as exc:
+                if stat.S_ISLNK(exc.mode):
+                    continue  # a user's link: never generated, never followed
+                raise
             if HEADER_MARK.encode() in first.split(b"\n", 1)[0]:
                 yield path.relative_to(root).as_posix()
 
@@ -83,7 +97,8 @@ def is_current(root: Path, spec_path: Path, environments: Iterable[str]) -> bool
         return False
     digest, files = recorded
     try:
-        if spec_digest((root / spec_path).read_bytes()) != digest:
+        spec_bytes = read_regular(root / spec_path, MAX_SPEC_BYTES)
+        if spec_digest(spec_bytes) != digest:
             return False
         scopes = ["base/", *(f"overlays/{name}/" for name in environments)]
         expected = {p: d for p, d in files.items() if p.startswith(tuple(scopes))}
@@ -94,9 +109,13 @@ def is_current(root: Path, spec_path: Path, environments: Iterable[str]) -> bool
             present.update(generated_files_in(root / scope, root))
         if present != set(expected):
             return False
-        return all(sha256((root / p).read_bytes()) == d for p, d in expected.items())
-    except OSError:
+        return all(sha256(read_regular(root / p)) == d for p, d in expected.items())
+    except (OSError, FileTooLargeError):
         return False
+    except NotRegularFileError as exc:
+        if exc.path == str(root / spec_path):
+            return False  # load_spec reports it
+        raise
 
 
 def inputs_digest(overlay: Path, command: tuple[str, ...]) -> str | None:
@@ -106,44 +125,94 @@ def inputs_digest(overlay: Path, command: tuple[str, ...]) -> str | None:
     digest = hashlib.sha256()
     binary = Path(command[0])
     try:
-        stat = binary.stat()
-        digest.update(f"{binary.resolve()} {stat.st_size} {stat.st_mtime_ns} {command}\n".encode())
+        status = binary.stat()
+        identity = f"{binary.resolve()} {status.st_size} {status.st_mtime_ns} {command}\n"
+        digest.update(identity.encode())
         for directory in (overlay.parent.parent / "base", overlay):
             for current, dirnames, filenames in os.walk(directory):
                 dirnames.sort()
                 for name in sorted(filenames):
                     path = Path(current) / name
                     digest.update(f"{path.relative_to(overlay.parent.parent)}\n".encode())
-                    digest.update(path.read_bytes())
+                    digest.update(read_regular(path))
     except OSError:
         return None
+    except NotRegularFileError as exc:
+        if stat.S_ISLNK(exc.mode):
+            return None  # kustomize follows links: what it reads is unknown here
+        raise
     return digest.hexdigest()
 
 
 class Cache:
-    """A directory of small files keyed by content hashes; failures only mean misses."""
+    """A directory of small files keyed by content hashes; failures only mean misses.
+
+    Each entry starts with the digest of its content, checked on every read: a corrupt
+    or tampered entry is deleted and recomputed. The directory is used only when it is
+    a real directory (a link to elsewhere is never read nor written through).
+    """
 
     def __init__(self, root: Path) -> None:
         self.directory = root / CACHE_DIR
 
+    def usable(self, kind: str) -> bool:
+        for path in (self.directory, self.directory / kind):
+            try:
+                if not stat.S_ISDIR(path.lstat().st_mode):
+                    return False
+            except FileNotFoundError:
+                return True  # created on the first put
+            except OSError:
+                return False
+        return True
+
     def get(self, kind: str, key: str) -> str | None:
-        try:
-            return (self.directory / kind / key).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        if not self.usable(kind):
             return None
+        path = self.directory / kind / key
+        try:
+            data = read_regular(path, MAX_CACHE_ENTRY)
+        except FileNotFoundError:
+            return None
+        except (OSError, UsageError):
+            data = b""
+        digest, _, content = data.partition(b"\n")
+        if digest == sha256(content).encode() and len(data) <= MAX_CACHE_ENTRY:
+            try:
+                return content.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        with contextlib.suppress(OSError):
+            path.unlink()  # corrupt: recomputed by the caller
+        return None
 
     def put(self, kind: str, key: str, text: str) -> None:
+        if not self.usable(kind):
+            return
+        content = text.encode("utf-8")
+        temp = self.directory / kind / f"{key}.tmp{os.getpid()}"
         try:
             (self.directory / kind).mkdir(parents=True, exist_ok=True)
+            if not self.usable(kind):
+                return
             ignore = self.directory / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# llmgateway-compiler's cache; safe to delete.\n*\n")
-            temp = self.directory / kind / f"{key}.tmp{os.getpid()}"
-            temp.write_text(text, encoding="utf-8")
+            if not ignore.exists() and not ignore.is_symlink():
+                create_new(ignore, b"# llmgateway-compiler's cache; safe to delete.\n*\n")
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()  # a leftover of a killed run with the same pid
+            create_new(temp, sha256(content).encode() + b"\n" + content)
             os.replace(temp, self.directory / kind / key)
         except OSError:
-            pass  # a cache that cannot be written is only slower
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            # a cache that cannot be written is only slower
 
     def get_json(self, kind: str, key: str) -> object | None:
         text = self.get(kind, key)
-        return None if text is None else json.loads(text)
+        if text is None:
+            return None
+        try:
+            value: object = json.loads(text)
+        except ValueError:
+            return None
+        return value

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from compiler.console import Output
 from compiler.emit import HEADER_MARK
-from compiler.errors import ExitCode, WriteError
+from compiler.errors import ExitCode, UsageError, WriteError
+from compiler.files import NotRegularFileError, read_regular, special_file
+from compiler.write import first_link, write_file
 
 GOLDEN_DIR = "tests/golden"
 
@@ -34,13 +36,46 @@ def existing_goldens(root: Path) -> dict[str, str]:
     """Golden files on disk by environment (only files carrying the header)."""
     directory = root / GOLDEN_DIR
     found: dict[str, str] = {}
-    if not directory.is_dir():
+    if not directory.is_dir() or first_link(root, GOLDEN_DIR) is not None:
         return found
     for path in sorted(directory.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular(path).decode("utf-8", errors="replace")
         if text.startswith(f"# {HEADER_MARK} snapshot"):
             found[path.stem] = text
     return found
+
+
+def write_goldens(root: Path, rendered: dict[str, str]) -> list[str]:
+    """Make tests/golden/ hold exactly these environments' files; the report lines.
+
+    Never through a link: a linked tests/ or tests/golden/, or a golden file that is a
+    link or a special file, is refused (exit 2) before anything is written.
+    """
+    link = first_link(root, GOLDEN_DIR)
+    if link is not None:
+        raise UsageError(
+            f"{link}: is a symbolic link; the golden manifests are never written through links"
+        )
+    for name in rendered:
+        mode = special_file(root / golden_path(name))
+        if mode is not None:
+            raise NotRegularFileError(golden_path(name), mode, "write")
+    existing = existing_goldens(root)
+    lines: list[str] = []
+    for name, text in rendered.items():
+        content = golden_text(name, text)
+        if existing.get(name) == content:
+            lines.append(f"unchanged {golden_path(name)}")
+            continue
+        write_file(root / golden_path(name), content)
+        lines.append(f"  written {golden_path(name)}")
+    for name in sorted(set(existing) - set(rendered)):
+        try:
+            (root / golden_path(name)).unlink()
+        except OSError as exc:
+            raise WriteError(f"cannot delete {golden_path(name)}: {exc.strerror}") from None
+        lines.append(f"  deleted {golden_path(name)}")
+    return lines
 
 
 def stale_goldens(paths: Iterable[str], environments: Iterable[str]) -> list[str]:
@@ -88,21 +123,6 @@ def snapshot_command(output: Output, spec_path: str) -> int:
         return ExitCode.DIFFERENCES
     names = [name for name, _ in spec.enabled()]
     rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-    goldens = existing_goldens(root)
-    try:
-        (root / GOLDEN_DIR).mkdir(parents=True, exist_ok=True)
-        for name, text in zip(names, rendered, strict=True):
-            content = golden_text(name, text)
-            if goldens.get(name) == content:
-                output.say(f"unchanged {golden_path(name)}")
-                continue
-            (root / golden_path(name)).write_text(content, encoding="utf-8", newline="\n")
-            output.say(f"  written {golden_path(name)}")
-        for name in sorted(set(goldens) - set(names)):
-            (root / golden_path(name)).unlink()
-            output.say(f"  deleted {golden_path(name)}")
-    except OSError as exc:
-        raise WriteError(
-            f"cannot write the golden manifests: {exc.strerror}: {exc.filename}"
-        ) from None
+    for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
+        output.say(line)
     return ExitCode.OK

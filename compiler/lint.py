@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources as package_files
 from typing import Any
+from urllib.parse import urlsplit
 
+from compiler import upstream
 from compiler.lower import APP, SELECTOR
 from compiler.spec import PROTECTED_ENDPOINTS, Settings
 
@@ -32,6 +34,7 @@ LOCAL_SCHEMAS = {
     ("source.toolkit.fluxcd.io/v1", "GitRepository"): (
         "gitrepository.source.toolkit.fluxcd.io_v1.json"
     ),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.monitoring.coreos.com_v1.json",
 }
 
 
@@ -98,6 +101,25 @@ RULES = {
             "LLMGW008",
             "networkpolicy-in-production",
             "a NetworkPolicy selects the gateway pods in production",
+        ),
+        Rule(
+            "LLMGW009",
+            "urls-of-this-deployment",
+            "the app's user-facing URLs are set and point at the deployment's own hosts: "
+            "never localhost (the app's fallback) nor the hosted llmgateway.io",
+        ),
+        Rule(
+            "LLMGW010",
+            "metrics-not-public",
+            "no Ingress path without oauth2-proxy lets a request for /metrics reach the "
+            "gateway (ingress-nginx path matching: exact, then longest prefix)",
+        ),
+        Rule(
+            "LLMGW011",
+            "networkpolicy-everywhere",
+            "a NetworkPolicy selects the app pods in every environment (the unified image "
+            "runs Redis without a password)",
+            "warning",
         ),
     )
 }
@@ -332,25 +354,163 @@ def check_policy(environment: str, settings: Settings, resources: list[Any]) -> 
                     f"Service of type {service_type}; the spec asks for {settings.service_type}",
                 )
             )
-    if production:
-        selected = any(
-            all(
-                ((policy.get("spec") or {}).get("podSelector") or {}).get("matchLabels", {}).get(k)
-                == v
-                for k, v in SELECTOR.items()
-            )
-            for policy in kinds.get("NetworkPolicy", [])
+    selected = any(
+        all(
+            ((policy.get("spec") or {}).get("podSelector") or {}).get("matchLabels", {}).get(k) == v
+            for k, v in SELECTOR.items()
         )
-        if not selected:
-            findings.append(
-                Finding(
-                    environment,
-                    f"Namespace/{settings.namespace}",
-                    "LLMGW008 networkpolicy-in-production",
-                    "no NetworkPolicy selects the gateway pods (app=llmgateway); set "
-                    "networkPolicy.enabled in the spec",
-                )
+        for policy in kinds.get("NetworkPolicy", [])
+    )
+    if not selected:
+        rule = RULES["LLMGW008" if production else "LLMGW011"]
+        findings.append(
+            Finding(
+                environment,
+                f"Namespace/{settings.namespace}",
+                f"{rule.id} {rule.name}",
+                "no NetworkPolicy selects the gateway pods (app=llmgateway)"
+                + ("" if production else ": any pod of the cluster reaches them, Redis included")
+                + "; set networkPolicy.enabled in the spec",
+                rule.severity,
             )
+        )
+    findings += check_urls(environment, settings, kinds.get("Deployment", []))
+    findings += check_metrics(environment, kinds.get("Ingress", []), kinds.get("Service", []))
+    return findings
+
+
+def local_or_hosted(host: str | None) -> str | None:
+    """Why a host is not this deployment's: localhost, or the hosted service; else None."""
+    host = (host or "").lower().strip("[]")
+    if host in ("localhost", "0.0.0.0", "::1") or host.startswith("127."):
+        return "localhost"
+    if host.endswith(".localhost"):
+        return "localhost"
+    domain = upstream.HOSTED_DOMAIN
+    if host == domain or host.endswith("." + domain):
+        return f"the hosted {domain}"
+    return None
+
+
+def url_problems(name: str, value: str) -> list[str]:
+    """What is wrong with one env value, if it is a URL or host users are sent to."""
+    if name in upstream.USER_FACING_HOSTS:
+        hosts = [value]
+    elif name in upstream.USER_FACING_URLS:
+        hosts = [urlsplit(value).hostname or ""]
+    elif name in upstream.USER_FACING_LISTS:
+        hosts = [urlsplit(item.strip()).hostname or "" for item in value.split(",")]
+    else:
+        # Any other value may still name the hosted service (an internal URL may be local).
+        hosts = [urlsplit(word).hostname or "" for word in value.split() if "://" in word]
+        return [
+            f"{name} points at {why}"
+            for why in map(local_or_hosted, hosts)
+            if why is not None and why != "localhost"
+        ]
+    return [f"{name} points at {why}" for why in map(local_or_hosted, hosts) if why is not None]
+
+
+def check_urls(environment: str, settings: Settings, deployments: list[Any]) -> list[Finding]:
+    """LLMGW009: the app containers' URLs are set, and are the deployment's own."""
+    findings: list[Finding] = []
+    required = (
+        upstream.UI_URL,
+        upstream.APP_URL,
+        upstream.API_URL,
+        upstream.GATEWAY_URL,
+        upstream.ADMIN_URL,
+    )
+    for deployment in deployments:
+        for container in containers(deployment, init=False):
+            if not str(container.get("image", "")).startswith(settings.image.repository):
+                continue
+            env = {str(e.get("name")): e for e in container.get("env") or []}
+            missing = [name for name in required if name not in env]
+            problems = (
+                [f"{', '.join(missing)} unset: the app falls back to localhost"]
+                if (missing)
+                else []
+            )
+            for name, item in env.items():
+                if isinstance(item.get("value"), str):
+                    problems += url_problems(name, item["value"])
+            problems = list(dict.fromkeys(problems))
+            findings.extend(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW009",
+                    f"container {container.get('name')}: {problem}; set the spec's domain",
+                )
+                for problem in problems
+            )
+    return findings
+
+
+def serves_metrics(backend: Any, services: dict[Any, Any]) -> bool:
+    """Whether an Ingress backend is the gateway's port, where /metrics is served."""
+    service = backend.get("service") or {}
+    port = service.get("port") or {}
+    number = port.get("number")
+    if number is None:
+        for item in ((services.get(service.get("name")) or {}).get("spec") or {}).get("ports", []):
+            if item.get("name") == port.get("name"):
+                number = item.get("targetPort", item.get("port"))
+    return number in (upstream.GATEWAY_PORT, "gateway") or port.get("name") == "gateway"
+
+
+def matches(path: str, path_type: str, request: str) -> int | None:
+    """How well an Ingress path matches a request path, ingress-nginx's way: an exact
+    match beats any prefix, a longer prefix beats a shorter one; None: no match."""
+    if path_type == "Exact":
+        return 100_000 if path == request else None
+    prefix = path.rstrip("/")
+    if request in (path, prefix) or prefix == "" or request.startswith(prefix + "/"):
+        return len(prefix) + 1
+    return None
+
+
+def check_metrics(environment: str, ingresses: list[Any], service_list: list[Any]) -> list[Finding]:
+    """LLMGW010: for each host, the path a request for /metrics ends on must not reach the
+    gateway without oauth2-proxy (or be refused to every client)."""
+    services = {(s.get("metadata") or {}).get("name"): s for s in service_list}
+    routes: dict[str, list[tuple[Any, Any]]] = {}
+    for ingress in ingresses:
+        for rule in (ingress.get("spec") or {}).get("rules") or []:
+            for path in (rule.get("http") or {}).get("paths") or []:
+                routes.setdefault(str(rule.get("host", "")), []).append((ingress, path))
+    findings: list[Finding] = []
+    for host, candidates in sorted(routes.items()):
+        for request in (upstream.METRICS_PATH, upstream.METRICS_PATH + "/"):
+            scored = [
+                (score, ingress, path)
+                for ingress, path in candidates
+                if (
+                    score := matches(str(path.get("path", "/")), str(path.get("pathType")), request)
+                )
+                is not None
+            ]
+            if not scored:
+                continue
+            _, ingress, path = max(scored, key=lambda item: item[0])
+            annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+            refused = "0.0.0.0/0" in str(annotations.get(f"{NGINX}denylist-source-range", ""))
+            if (
+                serves_metrics(path.get("backend") or {}, services)
+                and not annotations.get(f"{NGINX}auth-url")
+                and not refused
+            ):
+                found = finding(
+                    environment,
+                    ingress,
+                    "LLMGW010",
+                    f"{request} on {host} reaches the gateway's metrics through path "
+                    f"{path.get('path')} without oauth2-proxy; the compiler adds a refusing "
+                    "/metrics path (compile)",
+                )
+                if found not in findings:
+                    findings.append(found)
     return findings
 
 

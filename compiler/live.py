@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml.error import YAMLError
+
 from compiler.compare import load_documents
 from compiler.errors import ExternalError
+from compiler.secretenv import check_secret_env
+from compiler.tools import run_tool
 
 # Fields the API server sets; they differ between live and merged objects by nature.
 SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
@@ -50,7 +53,13 @@ def read_objects(directory: Path) -> list[Any]:
         return objects
     for path in sorted(directory.iterdir()):
         if path.is_file():
-            objects.extend(without_server_fields(d) for d in load_documents(path.read_text()))
+            try:
+                documents = load_documents(path.read_text(encoding="utf-8"))
+            except (YAMLError, UnicodeDecodeError) as exc:
+                raise ExternalError(
+                    f"kubectl diff produced invalid YAML in {path.name}: {exc}"
+                ) from None
+            objects.extend(without_server_fields(d) for d in documents)
     return objects
 
 
@@ -59,22 +68,23 @@ def live_diff(overlay: Path) -> tuple[list[Any], list[Any]]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise ExternalError("diff --live needs kubectl on PATH (and a reachable cluster)")
+    # kubectl's kustomize reads a generator's secret.env: refuse a malformed one first.
+    check_secret_env(overlay)
     with tempfile.TemporaryDirectory(prefix="llmgw-live-") as scratch:
         capture = Path(scratch) / "capture"
         capture.mkdir()
         script = Path(scratch) / "capture.sh"
         script.write_text(CAPTURE)
         script.chmod(0o755)
-        done = subprocess.run(
+        done = run_tool(
             [kubectl, "diff", "-k", str(overlay), "--server-side"],
-            capture_output=True,
-            text=True,
-            check=False,
+            tool="kubectl diff",
             env={**os.environ, "KUBECTL_EXTERNAL_DIFF": str(script), "LLMGW_CAPTURE": str(capture)},
         )
         captured = (capture / "merged").is_dir()
         if not captured and done.returncode != 0:
-            reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            stderr = done.stderr.decode("utf-8", errors="replace")
+            reason = (stderr.strip().splitlines() or ["no output"])[-1]
             raise ExternalError(
                 f"kubectl diff -k {overlay} failed; is a cluster reachable? ({reason})"
             )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import stat
+import sys
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -21,9 +23,11 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from compiler.errors import Problem, SpecError
+from compiler.files import FileTooLargeError, NotRegularFileError, kind_of, read_regular
 from compiler.spec import (
     EnvironmentSettings,
     Settings,
@@ -37,6 +41,8 @@ MAX_SPEC_BYTES = 1024 * 1024
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
 DEFAULT_SPEC_PATH = "spec/llmgateway.yaml"
+YAML_TAG = "tag:yaml.org,2002:"
+STR = YAML_TAG + "str"
 
 Path_ = tuple[str | int, ...]
 Positions = dict[Path_, tuple[int, int]]
@@ -48,32 +54,31 @@ def load_spec(path: str | Path = DEFAULT_SPEC_PATH, *, strict: bool = False) -> 
     With ``strict``, warnings are errors.
     """
     display = str(path)
+
+    def fail(message: str) -> SpecError:
+        return SpecError([Problem(display, 1, 1, "", message)])
+
+    limit = f"the limit is {MAX_SPEC_BYTES:,} (1 MiB)"
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_SPEC_BYTES:  # refused before reading, so memory stays flat
-            raise SpecError(
-                [
-                    Problem(
-                        display,
-                        1,
-                        1,
-                        "",
-                        f"spec is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,} (1 MiB)",
-                    )
-                ]
-            )
-        raw = Path(path).read_bytes()
+        # At most the limit + 1 bytes are read, whatever stat says (/dev/zero says 0).
+        raw = read_regular(path, MAX_SPEC_BYTES)
+    except FileTooLargeError as exc:  # refused before reading, so memory stays flat
+        raise fail(f"spec is {exc.size:,} bytes; {limit}") from None
+    except NotRegularFileError as exc:
+        if stat.S_ISDIR(exc.mode):
+            raise fail("is a directory, not a spec file") from None
+        raise fail(f"is {kind_of(exc.mode)}, not a regular file; refusing to read it") from None
     except FileNotFoundError:
         where = (
             f": no {DEFAULT_SPEC_PATH} here; use -C DIR or --spec PATH"
             if Path(path) == Path(DEFAULT_SPEC_PATH)
             else ""
         )
-        raise SpecError([Problem(display, 1, 1, "", f"spec file not found{where}")]) from None
-    except IsADirectoryError:
-        raise SpecError([Problem(display, 1, 1, "", "is a directory, not a spec file")]) from None
+        raise fail(f"spec file not found{where}") from None
     except OSError as exc:
-        raise SpecError([Problem(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+        raise fail(f"cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise fail(f"spec is more than {MAX_SPEC_BYTES:,} bytes; {limit}")
     return parse_spec(raw, display, strict=strict)
 
 
@@ -105,8 +110,18 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
         raise fail(*deep, f"nested deeper than {MAX_DEPTH} levels")
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
+    # YAML lets an anchor be defined again (an alias takes the latest); ruamel's warning
+    # would print the spec's text on stderr, or raise where warnings are errors.
+    yaml.composer.warn_double_anchors = False
     try:
-        document = yaml.load(text)
+        # Composed first, checked, then constructed: what the spec cannot take (a tag,
+        # a merge key, a key that is not a string) never reaches ruamel's constructors.
+        root = yaml.compose(text)
+        refused = first_refused(root, yaml.resolver) if root is not None else None
+        if refused is not None:
+            line, column, path, message = refused
+            raise SpecError([Problem(display, line, column, dotted(path), message)])
+        document = yaml.constructor.construct_document(root) if root is not None else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -123,6 +138,68 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
     except RecursionError:
         raise fail(1, 1, "YAML is nested too deeply to be a deployment spec") from None
     return PlainConverter(display, text).convert(document)
+
+
+def first_refused(root: Node, resolver: Any) -> tuple[int, int, Path_, str] | None:
+    """The first node, in document order, the spec does not take: where, and why."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool, Path_]] = [(root, False, ())]
+    while stack:
+        node, is_key, path = stack.pop()
+        if id(node) in seen:  # an alias: checked where its anchor is
+            continue
+        seen.add(id(node))
+        reason = refusal(node, is_key, resolver)
+        if reason is not None:
+            return node.start_mark.line + 1, node.start_mark.column + 1, path, reason
+        if isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack += [(value, False, (*path, str(key.value))), (key, True, path)]
+        elif isinstance(node, SequenceNode):
+            stack += [
+                (item, False, (*path, i)) for i, item in reversed(list(enumerate(node.value)))
+            ]
+    return None
+
+
+def refusal(node: Node, is_key: bool, resolver: Any) -> str | None:
+    """Why one node is refused: any tag other than the one YAML infers, a merge key, a key
+    that is not a string, or an integer too long for Python to read."""
+    tag = str(node.tag)
+    if isinstance(node, ScalarNode):
+        plain = node.style is None  # quoted and block scalars are strings
+        inferred = resolver.resolve(ScalarNode, node.value, (True, True)) if plain else STR
+        if is_key and tag == YAML_TAG + "merge":
+            return (
+                "merge keys ('<<') are not supported: environments already merge over "
+                "defaults; write the fields out"
+            )
+        if tag != inferred:
+            hint = "; quote the value instead" if tag == STR else ""
+            return f"tag {shown_tag(tag)} is not supported: the spec takes plain values{hint}"
+        limit = sys.get_int_max_str_digits()
+        if tag == YAML_TAG + "int" and limit and len(node.value) > limit:
+            return f"a number of {len(node.value):,} digits; numbers have at most {limit:,}"
+        if is_key and tag != STR:
+            kind = {"int": "a number", "float": "a number", "bool": "a boolean"}.get(
+                tag.removeprefix(YAML_TAG), "null"
+            )
+            written = one_line(node.value if len(node.value) <= 40 else node.value[:37] + "...")
+            return f"key {written} is {kind}, not a string; quote it if it is a name"
+        return None
+    expected = YAML_TAG + ("map" if isinstance(node, MappingNode) else "seq")
+    if tag != expected:
+        return f"tag {shown_tag(tag)} is not supported: the spec takes plain values"
+    if is_key:
+        return f"a {'mapping' if isinstance(node, MappingNode) else 'list'} cannot be a key"
+    return None
+
+
+def shown_tag(tag: str) -> str:
+    """`!!omap` for YAML's own tags, others as written."""
+    return (
+        "'" + one_line("!!" + tag.removeprefix(YAML_TAG) if tag.startswith(YAML_TAG) else tag) + "'"
+    )
 
 
 def flow_nesting(text: str) -> tuple[int, int] | None:
@@ -363,6 +440,7 @@ class SpecReader:
                 raw_defaults if isinstance(raw_defaults, dict) else None,
                 defaults_findings,
             )
+            self.check_collisions(environments, raw_environments)
             if not any(env.enabled for env in environments.values()) and not self.errors():
                 self.problem(
                     ("environments",),
@@ -423,6 +501,61 @@ class SpecReader:
                 if len(self.problems) == before or all(p.warning for p in self.problems[before:]):
                     environments[str(name)] = env
         return environments
+
+    def check_collisions(
+        self, environments: dict[str, EnvironmentSettings], raw_environments: dict[Any, Any]
+    ) -> None:
+        """Two enabled environments may share no namespace (every resource of one lives in
+        its Namespace, a cluster-wide object) and no Ingress host.
+
+        Reported at the later environment's field: the namespace or domain line, or its
+        key when the value is inherited from the defaults.
+        """
+        from compiler.lower import hosts
+
+        overrides = {str(k): v for k, v in raw_environments.items() if isinstance(v, dict)}
+        namespaces: dict[str, str] = {}
+        served: dict[str, str] = {}
+        for name, env in environments.items():
+            if not env.enabled:
+                continue
+            override = overrides.get(name, {})
+            owner = namespaces.setdefault(env.namespace, name)
+            if owner != name:
+                self.collision(
+                    name,
+                    override,
+                    "namespace",
+                    f"namespace '{env.namespace}'",
+                    f"is also environment '{owner}''s: applying one would overwrite the "
+                    "other's Namespace, Deployment, claim and Ingresses; set "
+                    f"environments.{name}.namespace to a namespace of its own",
+                )
+            shared: dict[str, list[str]] = {}
+            for host in hosts(env).values():
+                other = served.setdefault(host, name)
+                if other != name:
+                    shared.setdefault(other, []).append(host)
+            for other, taken in shared.items():
+                self.collision(
+                    name,
+                    override,
+                    "domain",
+                    f"host{'s' if len(taken) > 1 else ''} {', '.join(taken)}",
+                    f"{'are' if len(taken) > 1 else 'is'} also served by environment "
+                    f"'{other}': the ingress controller would send one environment's users "
+                    f"to the other; set environments.{name}.domain to a domain of its own",
+                )
+
+    def collision(
+        self, name: str, override: dict[Any, Any], field: str, subject: str, rest: str
+    ) -> None:
+        """A collision at the environment's field, or at its key when the value is inherited."""
+        prefix: Path_ = ("environments", name)
+        if field in override:
+            self.problem((*prefix, field), f"{subject} {rest}")
+        else:
+            self.problem(prefix, f"{subject} (the defaults' {field}) {rest}")
 
     def merged_problem(
         self,
@@ -534,6 +667,8 @@ def pydantic_message(model: type[BaseModel], loc: Path_, error: Mapping[str, Any
         return str(ctx.get("error", error["msg"]))
     if kind == "greater_than_equal":
         return f"must be at least {ctx['ge']}, not {short(given)}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}, not {short(given)}"
     if kind == "literal_error":
         return f"must be {ctx['expected']}, not {short(given)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

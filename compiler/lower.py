@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler import upstream
 from compiler.spec import Settings
 
 APP = "llmgateway"
@@ -18,18 +19,24 @@ SELECTOR = {"app": APP}  # never changes: a Deployment's selector is immutable
 DATA_VOLUME = "data"
 DATA_MOUNT = "/var/lib/postgresql"
 PGDATA = "/var/lib/postgresql/data"
-FSGROUP = 102
 INIT_IMAGE = "busybox:1.37.0"
-# The image's postgres user is 100:102; the mount is the volume root's parent so that
-# lost+found does not break initdb.
-INIT_COMMAND = (
-    "chown -R 100:102 /var/lib/postgresql && chmod 750 /var/lib/postgresql/data 2>/dev/null || true"
+GATEWAY_PORT = upstream.GATEWAY_PORT
+CONTAINER_PORTS = (
+    ("ui", upstream.UI_PORT),
+    ("api", upstream.API_PORT),
+    ("gateway", upstream.GATEWAY_PORT),
+    ("docs", upstream.DOCS_PORT),
+    ("admin", upstream.ADMIN_PORT),
 )
-GATEWAY_PORT = 4001
-CONTAINER_PORTS = (("ui", 3002), ("api", 4002), ("gateway", 4001), ("docs", 3005), ("admin", 3006))
 # Docs and playground are deliberately not exposed by the Service.
-SERVICE_PORTS = (("ui", 3002), ("api", 4002), ("gateway", 4001), ("admin", 3006))
+SERVICE_PORTS = (
+    ("ui", upstream.UI_PORT),
+    ("api", upstream.API_PORT),
+    ("gateway", upstream.GATEWAY_PORT),
+    ("admin", upstream.ADMIN_PORT),
+)
 NGINX = "nginx.ingress.kubernetes.io/"
+METRICS_INGRESS = f"{APP}-gateway-metrics"
 EXTERNAL_DATABASE_KEYS = ("DATABASE_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
 
 Resource = dict[str, Any]
@@ -37,13 +44,7 @@ Resource = dict[str, Any]
 
 def hosts(settings: Settings) -> dict[str, str]:
     """Host of each endpoint: the UI at the domain, the others under a prefix."""
-    domain = settings.domain
-    return {
-        "ui": domain,
-        "api": f"api.{domain}",
-        "gateway": f"gateway.{domain}",
-        "admin": f"admin.{domain}",
-    }
+    return settings.hosts
 
 
 def urls(settings: Settings) -> dict[str, str]:
@@ -78,11 +79,14 @@ def lower_environment(settings: Settings, instance: str | None) -> list[Resource
     if settings.replicas > 1:
         resources.append(pod_disruption_budget(settings, instance))
     resources.append(service(settings, instance))
+    if settings.monitoring.service_monitor:
+        resources.append(service_monitor(settings, instance))
     if settings.network_policy_enabled:
         resources.append(network_policy(settings, instance))
     resources.extend(
         ingress(settings, instance, endpoint) for endpoint in ("ui", "api", "gateway", "admin")
     )
+    resources.append(metrics_ingress(settings, instance))
     if settings.ingress.tls.enabled:
         resources.append(certificate(settings, instance))
     if settings.auth_secret.source == "external-secrets":
@@ -111,20 +115,25 @@ def persistent_volume_claim(settings: Settings, instance: str | None) -> Resourc
     }
 
 
+def secret_variable(name: str, secret_name: str | None, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+
+
 def environment_variables(settings: Settings) -> list[dict[str, Any]]:
-    """The container's env, in the module's order."""
+    """The container's env: the module's, in its order, plus what the app also needs."""
     url = urls(settings)
     secret = settings.auth_secret
     env: list[dict[str, Any]] = [
         {"name": "PGDATA", "value": PGDATA},
-        {
-            "name": "AUTH_SECRET",
-            "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}},
-        },
-        {"name": "UI_URL", "value": url["ui"]},
-        {"name": "API_URL", "value": url["api"]},
-        {"name": "API_BACKEND_URL", "value": "http://localhost:4002"},
-        {"name": "ADMIN_URL", "value": url["admin"]},
+        secret_variable(upstream.AUTH_SECRET, secret.name, secret.key),
+        secret_variable(upstream.API_KEY_HASH_SECRET, secret.name, secret.api_key_hash_key),
+        {"name": upstream.UI_URL, "value": url["ui"]},
+        {"name": upstream.APP_URL, "value": url["ui"]},
+        {"name": upstream.API_URL, "value": url["api"]},
+        # Server-side calls inside the pod, never shown to a user.
+        {"name": "API_BACKEND_URL", "value": f"http://localhost:{upstream.API_PORT}"},
+        {"name": upstream.ADMIN_URL, "value": url["admin"]},
+        {"name": upstream.GATEWAY_URL, "value": url["gateway"]},
         {"name": "ORIGIN_URLS", "value": ",".join((url["ui"], url["api"], url["admin"]))},
         {"name": "COOKIE_DOMAIN", "value": settings.domain},
         {"name": "PASSKEY_RP_ID", "value": settings.domain},
@@ -132,27 +141,43 @@ def environment_variables(settings: Settings) -> list[dict[str, Any]]:
         {"name": "HOSTED", "value": "false"},
         {"name": "PAID_MODE", "value": "false"},
     ]
-    env.extend(
-        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": key}}}
-        for key in secret.extra_keys
+    if not settings.telemetry:
+        env.append({"name": upstream.TELEMETRY_ACTIVE, "value": "false"})
+    env.append(
+        {
+            "name": upstream.SHUTDOWN_GRACE_PERIOD_MS,
+            "value": str(settings.shutdown.drain * 1000),
+        }
     )
+    env.extend(secret_variable(key, secret.name, key) for key in secret.extra_keys)
     if settings.database.mode == "external":
         database_secret = settings.database.secret_name
-        env.extend(
-            {"name": key, "valueFrom": {"secretKeyRef": {"name": database_secret, "key": key}}}
-            for key in EXTERNAL_DATABASE_KEYS
-        )
+        env.extend(secret_variable(key, database_secret, key) for key in EXTERNAL_DATABASE_KEYS)
     return env
 
 
-def probe(path: str, initial_delay: int, period: int, failure_threshold: int) -> dict[str, Any]:
+def probe(
+    path: str, initial_delay: int, period: int, failure_threshold: int, timeout: int = 5
+) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": GATEWAY_PORT},
         "initialDelaySeconds": initial_delay,
         "periodSeconds": period,
-        "timeoutSeconds": 5,
+        "timeoutSeconds": timeout,
         "failureThreshold": failure_threshold,
     }
+
+
+def init_command(settings: Settings) -> str:
+    """Give the data volume to PostgreSQL's user; any failure fails the init container.
+
+    The mount is the volume root's parent so that lost+found does not break initdb; the
+    data directory exists only after the first start's initdb, hence the test.
+    """
+    owner = f"{settings.database.postgres_user_id}:{settings.database.postgres_group_id}"
+    return (
+        f"set -eu; chown -R {owner} {DATA_MOUNT}; if [ -d {PGDATA} ]; then chmod 750 {PGDATA}; fi"
+    )
 
 
 def deployment(settings: Settings, instance: str | None) -> Resource:
@@ -183,8 +208,11 @@ def deployment(settings: Settings, instance: str | None) -> Resource:
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["NET_RAW"]},
         },
-        # Liveness skips the dependencies, so a slow database does not restart the pod.
-        "livenessProbe": probe("/?skip=redis,database", 60, 30, 3),
+        # Liveness skips the dependencies, so a slow database does not restart the pod; the
+        # gateway's own health check may take 15 s under load (upstream.py).
+        "livenessProbe": probe(
+            "/?skip=redis,database", 60, 30, 3, upstream.GATEWAY_LIVENESS_TIMEOUT_SECONDS
+        ),
         "readinessProbe": probe("/", 30, 10, 3),
         # About 180 s for PostgreSQL, Redis and migrations on first start.
         "startupProbe": probe("/", 10, 10, 18),
@@ -192,7 +220,7 @@ def deployment(settings: Settings, instance: str | None) -> Resource:
     init_container = {
         "name": "fix-permissions",
         "image": INIT_IMAGE,
-        "command": ["sh", "-c", INIT_COMMAND],
+        "command": ["sh", "-c", init_command(settings)],
         # Root only to chown the volume, with just the capabilities chown and chmod need.
         "securityContext": {
             "runAsUser": 0,
@@ -216,7 +244,16 @@ def deployment(settings: Settings, instance: str | None) -> Resource:
         volume = {"name": DATA_VOLUME, "emptyDir": {}}
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,  # the app never calls the Kubernetes API
-        "securityContext": {"fsGroup": FSGROUP, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "fsGroup": settings.database.postgres_group_id,
+            # The kubelet re-chowns the volume only when its root's group is wrong, not at
+            # every mount.
+            "fsGroupChangePolicy": "OnRootMismatch",
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        # SIGTERM, then the gateway drains (SHUTDOWN_GRACE_PERIOD_MS, below this) before the
+        # kill: streamed completions may run for minutes.
+        "terminationGracePeriodSeconds": settings.shutdown.termination_grace_period_seconds,
         "initContainers": [init_container],
         "containers": [container],
         "volumes": [volume],
@@ -363,10 +400,28 @@ def ingress_annotations(settings: Settings, endpoint: str) -> dict[str, str]:
 
 
 def ingress(settings: Settings, instance: str | None, endpoint: str) -> Resource:
-    host = hosts(settings)[endpoint]
-    port = dict(SERVICE_PORTS)[endpoint]
-    meta = metadata(f"{APP}-{endpoint}", settings, instance)
-    meta["annotations"] = ingress_annotations(settings, endpoint)
+    return ingress_resource(
+        settings,
+        instance,
+        f"{APP}-{endpoint}",
+        ingress_annotations(settings, endpoint),
+        hosts(settings)[endpoint],
+        ("/", dict(SERVICE_PORTS)[endpoint]),
+    )
+
+
+def ingress_resource(
+    settings: Settings,
+    instance: str | None,
+    name: str,
+    annotations: dict[str, str],
+    host: str,
+    route: tuple[str, int],
+) -> Resource:
+    """An Ingress of one host and one Prefix path to a port of the Service."""
+    path, port = route
+    meta = metadata(name, settings, instance)
+    meta["annotations"] = annotations
     spec: dict[str, Any] = {"ingressClassName": settings.ingress.class_name}
     if settings.ingress.tls.enabled:
         spec["tls"] = [{"hosts": [host], "secretName": settings.ingress.tls.secret_name}]
@@ -376,7 +431,7 @@ def ingress(settings: Settings, instance: str | None, endpoint: str) -> Resource
             "http": {
                 "paths": [
                     {
-                        "path": "/",
+                        "path": path,
                         "pathType": "Prefix",
                         "backend": {"service": {"name": APP, "port": {"number": port}}},
                     }
@@ -385,6 +440,66 @@ def ingress(settings: Settings, instance: str | None, endpoint: str) -> Resource
         }
     ]
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+# Why the metrics Ingress looks as it does; written above it in the generated file.
+METRICS_INGRESS_COMMENT = """\
+The gateway serves Prometheus metrics at /metrics on its main port, the port the gateway
+Ingress sends every path of its host to without login (upstream.py). This Ingress
+refuses that path on the gateway host, following ingress-nginx's path matching
+(kubernetes/ingress-nginx@dbb11b92):
+- Ingresses of one host are merged into one nginx server, each path a location with its
+  own Ingress's annotations (kubernetes/ingress-nginx docs/user-guide/
+  ingress-path-matching.md, "Path Priority"), ordered longest path first
+  (internal/ingress/controller/controller.go, sort by len(Path)).
+- A Prefix path /metrics becomes `location /metrics/` plus `location = /metrics`
+  (internal/ingress/controller/location.go, updateServerLocations); nginx takes an exact
+  match first and the longest prefix next, so /metrics and /metrics/... land here, never
+  on the gateway Ingress's `/`. With use-regex or rewrite-target on any Ingress of the
+  host every location turns into a case-insensitive regex, still tried longest first.
+- denylist-source-range 0.0.0.0/0 and ::/0 answers 403 to every client for these
+  locations (test/e2e/annotations/ipdenylist.go). Should a controller ignore the
+  annotation, the backend is the UI port, which has no /metrics: the gateway's metrics
+  are never served through an Ingress. Prometheus scrapes the Service inside the cluster
+  (monitoring.serviceMonitor)."""
+
+
+def metrics_ingress(settings: Settings, instance: str | None) -> Resource:
+    """A /metrics path on the gateway host that no request gets through (see the comment)."""
+    return ingress_resource(
+        settings,
+        instance,
+        METRICS_INGRESS,
+        {f"{NGINX}denylist-source-range": "0.0.0.0/0,::/0"},
+        hosts(settings)["gateway"],
+        (upstream.METRICS_PATH, upstream.UI_PORT),
+    )
+
+
+def comment(resource: Resource) -> str | None:
+    """The explanation written above a generated resource file, if it has one."""
+    if resource["kind"] == "Ingress" and resource["metadata"]["name"] == METRICS_INGRESS:
+        return METRICS_INGRESS_COMMENT
+    return None
+
+
+def service_monitor(settings: Settings, instance: str | None) -> Resource:
+    """Prometheus Operator scrapes the gateway's metrics through the Service, in-cluster."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata(APP, settings, instance),
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
+            "endpoints": [
+                {
+                    "port": "gateway",
+                    "path": upstream.METRICS_PATH,
+                    "interval": settings.monitoring.interval,
+                }
+            ],
+        },
+    }
 
 
 def certificate(settings: Settings, instance: str | None) -> Resource:
@@ -423,6 +538,24 @@ def network_policy(settings: Settings, instance: str | None) -> Resource:
             }
         ],
     }
+    if settings.monitoring.service_monitor:
+        # Prometheus scrapes the gateway port from its own namespace.
+        spec["ingress"].append(
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {
+                                "kubernetes.io/metadata.name": (
+                                    settings.monitoring.prometheus_namespace
+                                )
+                            }
+                        }
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": GATEWAY_PORT}],
+            }
+        )
     if policy.restrict_egress:
         egress_ports = [443] + ([5432, 6379] if settings.database.mode == "external" else [])
         spec["egress"] = [

@@ -20,7 +20,8 @@ from typing import Any
 
 from compiler.emit import dump, header
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, fingerprint_text
-from compiler.lower import APP, Resource, lower_environment
+from compiler.lower import APP, Resource, comment, lower_environment
+from compiler.secretenv import example_text
 from compiler.spec import Settings, Spec
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
@@ -190,7 +191,9 @@ def keyed_list_patch(
             items.append({key: item[key]})
         else:
             items.append({key: item[key], **strategic_patch(before, item, kind, path)})
-    items.extend({key: k, "$patch": "delete"} for k in old_by_key if k not in set(new_keys))
+    for gone in old_by_key:
+        if gone not in new_keys:
+            items.append({key: gone, "$patch": "delete"})
     return items
 
 
@@ -232,10 +235,8 @@ def json_patch(old: Any, new: Any, path: tuple[str | int, ...] = ()) -> list[dic
             ops.extend(
                 {"op": "add", "path": pointer((*path, "-")), "value": item} for item in new[common:]
             )
-            ops.extend(
-                {"op": "remove", "path": pointer((*path, index))}
-                for index in range(len(old) - 1, common - 1, -1)
-            )
+            for index in range(len(old) - 1, common - 1, -1):
+                ops.append({"op": "remove", "path": pointer((*path, index))})
             return ops
     return [{"op": "replace", "path": pointer(path), "value": new}]
 
@@ -343,14 +344,10 @@ def overlay_kustomization(plan: OverlayPlan) -> dict[str, Any]:
 
 def secret_files(env: Settings, name: str) -> dict[str, str]:
     """The overlay's ignore rule and an example of the generator's git-ignored env file."""
-    keys = "".join(f"{key}=\n" for key in env.auth_secret.keys)
+    secret = env.auth_secret
     return {
         ".gitignore": f"# The secretGenerator's values never go into git.\n/{SECRET_ENV}\n",
-        f"{SECRET_ENV}.example": (
-            f"# Copy to {SECRET_ENV} (git-ignored) and fill in, or run:\n"
-            f"#   python -m compiler secret --env {name} --generate --format env "
-            f"> overlays/{name}/{SECRET_ENV}\n{keys}"
-        ),
+        f"{SECRET_ENV}.example": example_text(name, secret.required_keys, secret.keys),
     }
 
 
@@ -362,6 +359,11 @@ def plan_tree(spec: Spec) -> Tree:
     def put(path: str, document: Any) -> None:
         tree[path] = (top + dump(document)).encode("utf-8")
 
+    def put_resource(path: str, resource: Resource) -> None:
+        why = comment(resource)
+        lines = "".join(f"# {line}".rstrip() + "\n" for line in why.splitlines()) if why else ""
+        tree[path] = (top + lines + dump(resource)).encode("utf-8")
+
     base = lower_environment(spec.defaults, None)
     put(
         "base/kustomization.yaml",
@@ -372,13 +374,13 @@ def plan_tree(spec: Spec) -> Tree:
         },
     )
     for resource in base:
-        put(f"base/{file_name(resource)}", resource)
+        put_resource(f"base/{file_name(resource)}", resource)
     for name, env in spec.enabled():
         plan = plan_overlay(spec.defaults, base, env, name)
         prefix = f"overlays/{name}/"
         put(prefix + "kustomization.yaml", overlay_kustomization(plan))
         for resource in plan.resources:
-            put(prefix + file_name(resource), resource)
+            put_resource(prefix + file_name(resource), resource)
         for patch in plan.patches:
             put(prefix + patch.file, patch.content)
         if plan.secret_generator is not None:

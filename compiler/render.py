@@ -9,27 +9,34 @@ it hides the Secret's values in what it prints.
 
 from __future__ import annotations
 
-import shutil
+import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from compiler.emit import dump
-from compiler.errors import UsageError
+from compiler.errors import ExternalError, UsageError
+from compiler.files import NotRegularFileError, create_new, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize
+from compiler.secretenv import check_secret_env
 
 PLACEHOLDER = "placeholder-not-a-secret"
 REDACTED = "(redacted)"
+MAX_EXAMPLE_BYTES = 64 * 1024
 
 
 def generator_keys(overlay: Path) -> list[str] | None:
     """The keys of an overlay's secretGenerator (from its generated example), or None."""
-    example = overlay / f"{SECRET_ENV}.example"
-    if not example.is_file():
+    try:
+        data = read_regular(overlay / f"{SECRET_ENV}.example", MAX_EXAMPLE_BYTES)
+    except FileNotFoundError:
         return None
-    lines = example.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ExternalError(f"cannot read {overlay / SECRET_ENV}.example: {exc.strerror}") from None
+    lines = data.decode("utf-8", errors="replace").splitlines()
     return [line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")]
 
 
@@ -38,6 +45,7 @@ def render(
 ) -> list[str]:
     """kustomize's output for each overlay directory (each `<root>/overlays/<name>`)."""
     generated = [o for o in overlays if generator_keys(o) is not None]
+    refuse_special_secret_env(generated)
     if real_secrets:
         missing = [o for o in generated if not (o / SECRET_ENV).is_file()]
         if missing:
@@ -46,8 +54,11 @@ def render(
                 + ", ".join(str(o / SECRET_ENV) for o in missing)
                 + ": the secretGenerator reads the Secret's values from it (git-ignored); "
                 f"create it with: python -m compiler secret --env {missing[0].name} "
-                f"--format env > {missing[0] / SECRET_ENV}"
+                f"--generate --format env > {missing[0] / SECRET_ENV}"
             )
+    # Read by us first: kustomize turns a malformed line into a key, value included.
+    for overlay in generated:
+        check_secret_env(overlay)
     if real_secrets or not generated:
         return kustomize.build_many(list(overlays))
     with tempfile.TemporaryDirectory(prefix="llmgw-render-") as scratch:
@@ -58,14 +69,40 @@ def render(
                 targets.append(overlay)
                 continue
             root = Path(scratch) / str(index)
-            shutil.copytree(overlay.parent.parent / "base", root / "base", symlinks=True)
+            copy_regular(overlay.parent.parent / "base", root / "base")
             copy = root / "overlays" / overlay.name
-            shutil.copytree(overlay, copy, symlinks=True)
-            (copy / SECRET_ENV).write_text(
-                "".join(f"{key}={PLACEHOLDER}\n" for key in keys), encoding="utf-8"
-            )
+            copy_regular(overlay, copy, skip=SECRET_ENV)  # the real values are never read
+            placeholders = "".join(f"{key}={PLACEHOLDER}\n" for key in keys)
+            create_new(copy / SECRET_ENV, placeholders.encode())
             targets.append(copy)
         return kustomize.build_many(targets)
+
+
+def refuse_special_secret_env(overlays: Sequence[Path]) -> None:
+    """A secret.env that is a link, FIFO or device is refused (exit 2), whatever reads it:
+    a link would be written through or leak another file, a FIFO would hang kustomize."""
+    for overlay in overlays:
+        mode = special_file(overlay / SECRET_ENV)
+        if mode is not None:
+            raise NotRegularFileError(overlay / SECRET_ENV, mode, "use")
+
+
+def copy_regular(source: Path, destination: Path, skip: str = "") -> None:
+    """Copy a directory tree holding only directories and regular files; anything else
+    (a link, a FIFO, a device) is refused, so nothing is read or written through it."""
+    mode = special_file(source)
+    if mode is not None and not stat.S_ISDIR(mode):
+        raise NotRegularFileError(source, mode, "copy")
+    destination.mkdir(parents=True)
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            copy_regular(path, destination / entry.name)
+        elif entry.name != skip:
+            try:
+                create_new(destination / entry.name, read_regular(path))
+            except OSError as exc:
+                raise ExternalError(f"cannot copy {path}: {exc.strerror}") from None
 
 
 def redact(text: str) -> str:

@@ -82,10 +82,6 @@ def schema_command(output: Output, target: str) -> int:
     if target == "-":
         output.write(text)
         return ExitCode.OK
-    path = Path(target)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        output.say(f"unchanged {target}")
-        return ExitCode.OK
-    write_file(path, text)
-    output.say(f"  written {target}")
+    written = write_file(Path(target), text)
+    output.say(f"  written {target}" if written else f"unchanged {target}")
     return ExitCode.OK

@@ -14,30 +14,33 @@ from collections.abc import Mapping
 from compiler.console import Output
 from compiler.emit import dump
 from compiler.errors import ExitCode, UsageError
+from compiler.secretenv import ENV_PREFIX
 from compiler.spec import EnvironmentSettings
 
-ENV_PREFIX = "LLMGATEWAY_"
 MIN_AUTH_SECRET = 32
-# Keys the app only needs to be random and stable; provider API keys cannot be generated.
-GENERATABLE = ("AUTH_SECRET", "GATEWAY_API_KEY_HASH_SECRET")
 
 
 def secret_values(
     env: EnvironmentSettings, environ: Mapping[str, str], *, generate: bool
 ) -> dict[str, str]:
-    """Every key's value, from `LLMGATEWAY_<KEY>` or generated; UsageError when missing."""
+    """Every key's value, from `LLMGATEWAY_<KEY>` or generated; UsageError when missing.
+
+    The required keys (AUTH_SECRET's and GATEWAY_API_KEY_HASH_SECRET's) only need to be
+    random and stable: `generate` makes each its own value. Provider keys cannot be made.
+    """
     secret = env.auth_secret
     values: dict[str, str] = {}
     missing: list[str] = []
     for key in secret.keys:
         value = environ.get(ENV_PREFIX + key, "")
-        if not value and generate and (key == secret.key or key in GENERATABLE):
+        if not value and generate and key in secret.required_keys:
             value = secrets.token_hex(32)
         if not value:
             missing.append(ENV_PREFIX + key)
         values[key] = value
     if missing:
-        hint = " (or --generate for AUTH_SECRET)" if ENV_PREFIX + secret.key in missing else ""
+        generatable = [ENV_PREFIX + k for k in secret.required_keys if ENV_PREFIX + k in missing]
+        hint = f" (or --generate for {' and '.join(generatable)})" if generatable else ""
         raise UsageError(f"set {', '.join(missing)} in the environment{hint}")
     if len(values[secret.key]) < MIN_AUTH_SECRET:
         raise UsageError(
@@ -100,5 +103,5 @@ def secret_command(
             + f" --format env > overlays/{environment}/secret.env",
             "yellow",
         )
-    output.write(secret_env_file(values) if fmt == "env" else secret_manifest(env, values))
+    output.secret_result(secret_env_file(values) if fmt == "env" else secret_manifest(env, values))
     return ExitCode.OK

@@ -7,9 +7,13 @@ A field's docstring is its description in the generated JSON Schema.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -18,9 +22,13 @@ from pydantic.alias_generators import to_camel
 from compiler.errors import Problem
 
 # Matched with fullmatch only: `$` would also match before a final newline.
+BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+DECIMAL_SUFFIXES = ("k", "M", "G", "T", "P", "E")
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-# The module's own rule for the storage size, binary and decimal suffixes only.
-STORAGE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|K)")
+# The module's own rule for the storage size, binary and decimal suffixes only, with
+# Kubernetes' decimal kilo "k" where the module had "K", which the API server refuses
+# (<decimalSI> in k8s.io/apimachinery/pkg/api/resource/quantity.go).
+STORAGE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?)(Ei|Pi|Ti|Gi|Mi|Ki|E|P|T|G|M|k)")
 # Kubernetes resource quantities (cpu "100m", "1", memory "512Mi", "2G").
 RESOURCE_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ei|Pi|Ti|Gi|Mi|Ki|[numkMGTPE])?")
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([^@]+)")
@@ -59,6 +67,9 @@ def check_dns_name(value: str) -> str:
 
 def check_storage_quantity(value: str) -> str:
     if STORAGE_QUANTITY.fullmatch(value):
+        if quantity(value) == 0:
+            # Kubernetes refuses a claim of nothing (ValidatePersistentVolumeClaimSpec).
+            raise ValueError(f"{value!r} is no storage at all: request more than zero")
         return value
     hint = ""
     near = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([KMGTPEkmgtpe])i?[Bb]?", re.sub(r"\s", "", value))
@@ -75,6 +86,24 @@ def check_resource_quantity(value: str) -> str:
             f"{value!r} is not a Kubernetes quantity such as '100m', '1', '512Mi' or '2Gi'"
         )
     return value
+
+
+QUANTITY_FACTORS: dict[str, Fraction] = {
+    **{suffix: Fraction(1024**power) for power, suffix in enumerate(BINARY_SUFFIXES, 1)},
+    **{suffix: Fraction(1000**power) for power, suffix in enumerate(DECIMAL_SUFFIXES, 1)},
+    "": Fraction(1),
+    "m": Fraction(1, 10**3),
+    "u": Fraction(1, 10**6),
+    "n": Fraction(1, 10**9),
+}
+
+
+def quantity(value: str) -> Fraction:
+    """The exact amount of a quantity the patterns above accept (`1Gi`, `1000m`)."""
+    match = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", value)
+    if match is None or match.group(2) not in QUANTITY_FACTORS:
+        raise ValueError(f"{value!r} is not a quantity")
+    return Fraction(match.group(1)) * QUANTITY_FACTORS[match.group(2)]
 
 
 def check_email(value: str) -> str:
@@ -139,6 +168,42 @@ def short_text(value: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# kubernetes-validate's strict schemas, one folder per Kubernetes release
+# (kubernetes_validate/kubernetes-json-schema/v1.32.0-local-strict).
+SCHEMA_FOLDER = re.compile(r"v([0-9]+)\.([0-9]+)\.[0-9]+-local-strict")
+
+
+@cache
+def schema_versions() -> tuple[str, ...]:
+    """Kubernetes versions (`1.32`) the installed kubernetes-validate has schemas for.
+
+    Read from its folder, without importing it (its import is slow and lint's business).
+    """
+    found = importlib.util.find_spec("kubernetes_validate")
+    versions: set[tuple[int, int]] = set()
+    for root in (found.submodule_search_locations or []) if found else []:
+        folder = Path(root) / "kubernetes-json-schema"
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                match = SCHEMA_FOLDER.fullmatch(entry.name)
+                if match:
+                    versions.add((int(match.group(1)), int(match.group(2))))
+    return tuple(f"{major}.{minor}" for major, minor in sorted(versions))
+
+
+def check_kubernetes_version(value: str) -> str:
+    # kubernetes-validate fails with an IndexError below its oldest schemas and refuses
+    # versions above its newest; lint needs the schemas of exactly this version.
+    known = schema_versions()
+    if value not in known:
+        supported = f"from {known[0]} to {known[-1]}" if known else "none are installed"
+        raise ValueError(
+            f"no Kubernetes API schemas for {value!r} in the installed kubernetes-validate "
+            f"(python -m compiler lint needs them): supported versions {supported}"
+        )
+    return value
+
+
 DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
 DnsName = Annotated[str, AfterValidator(check_dns_name)]
 StorageQuantity = Annotated[str, AfterValidator(check_storage_quantity)]
@@ -150,7 +215,16 @@ ImageRepository = Annotated[str, AfterValidator(check_image_repository)]
 GitBranch = Annotated[str, AfterValidator(check_git_branch)]
 Text = Annotated[str, AfterValidator(check_text)]
 
+# Deployment.spec.replicas is an int32 in the Kubernetes API.
+INT32_MAX = 2**31 - 1
+# A host name has at most 253 characters (RFC 1123; Ingress host validation).
+MAX_HOST_LENGTH = 253
+# Hosts of the endpoints: the UI at the domain, the others under these prefixes.
+HOST_PREFIXES = {"ui": "", "api": "api.", "gateway": "gateway.", "admin": "admin."}
+
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany"]
+# The environment variables the two required Secret keys reach the app as.
+REQUIRED_SECRET_VARIABLES = ("AUTH_SECRET", "GATEWAY_API_KEY_HASH_SECRET")
 Endpoint = Literal["ui", "api", "admin"]
 PROTECTED_ENDPOINTS: tuple[Endpoint, ...] = ("ui", "api", "admin")
 
@@ -242,15 +316,20 @@ class ExternalSecrets(Model):
 
 
 class SecretRef(Model):
-    """The Secret holding AUTH_SECRET and other keys; the spec names it, never a value."""
+    """The Secret holding AUTH_SECRET, GATEWAY_API_KEY_HASH_SECRET and other keys; the spec
+    names it, never a value."""
 
     name: DnsLabel = "llmgateway-auth"
     """Name of the Secret in the deployment's namespace."""
     key: EnvVarName = "AUTH_SECRET"
-    """Key holding AUTH_SECRET (at least 32 characters: `openssl rand -hex 32`)."""
+    """Key holding AUTH_SECRET, which signs user sessions (at least 32 characters:
+    `openssl rand -hex 32`). Required."""
+    api_key_hash_key: EnvVarName = "GATEWAY_API_KEY_HASH_SECRET"
+    """Key holding GATEWAY_API_KEY_HASH_SECRET, which the app hashes API keys with; every
+    API-key lookup fails without it in production images. Required."""
     extra_keys: list[EnvVarName] = []
     """More keys of the same Secret given to the pod as environment variables of the same
-    name, for example `GATEWAY_API_KEY_HASH_SECRET` or `LLM_OPENAI_API_KEY`."""
+    name, for example provider keys such as `LLM_OPENAI_API_KEY`. Optional."""
     source: Literal["existing", "external-secrets", "generator"] = "existing"
     """How the Secret reaches the cluster. `existing`: made out of band (`python -m
     compiler secret` prints one). `external-secrets`: an ExternalSecret pulls it from a
@@ -260,9 +339,14 @@ class SecretRef(Model):
     """With `source: external-secrets`: the store and the entry to read."""
 
     @property
+    def required_keys(self) -> list[str]:
+        """The keys the app cannot run without: AUTH_SECRET's, then the API-key hash's."""
+        return [self.key, self.api_key_hash_key]
+
+    @property
     def keys(self) -> list[str]:
-        """Every key of the Secret, AUTH_SECRET's first."""
-        return [self.key, *self.extra_keys]
+        """Every key of the Secret, the required ones first."""
+        return [*self.required_keys, *self.extra_keys]
 
 
 class Storage(Model):
@@ -290,6 +374,12 @@ class Database(Model):
     """With `embedded` and more than one replica, every pod starts its own PostgreSQL on
     the same data directory, which PostgreSQL does not support. Set true to accept that
     risk knowingly; the alternative is `mode: external`."""
+    postgres_user_id: int = Field(default=100, ge=0, le=2147483647)
+    """User id of PostgreSQL in the image, owner of the data volume (the init container
+    chowns it). The Terraform module's value; it depends on the image."""
+    postgres_group_id: int = Field(default=102, ge=0, le=2147483647)
+    """Group id of PostgreSQL in the image: group of the data volume and the pod's fsGroup.
+    The Terraform module's value; it depends on the image."""
 
 
 class ResourceAmounts(Model):
@@ -313,14 +403,47 @@ class Resources(Model):
 class NetworkPolicy(Model):
     """A NetworkPolicy letting only the ingress controller reach the pods."""
 
-    enabled: bool | None = None
-    """Generate the NetworkPolicy; when unset, on for production environments only."""
+    enabled: bool = True
+    """Generate the NetworkPolicy (every environment by default: the unified image runs
+    Redis without a password). false is possible and reported by lint (LLMGW011)."""
     ingress_controller_namespace: DnsLabel = "ingress-nginx"
     """Namespace of the ingress controller, the only source allowed in (matched by its
     `kubernetes.io/metadata.name` label)."""
     restrict_egress: bool = False
     """Limit traffic out to DNS, HTTPS (the LLM providers) and, with an external
     database, PostgreSQL and Redis. Off by default: the gateway must reach its providers."""
+
+
+class Monitoring(Model):
+    """Metrics of the gateway, scraped inside the cluster (never through an Ingress)."""
+
+    service_monitor: bool = False
+    """Emit a Prometheus Operator ServiceMonitor (monitoring.coreos.com/v1) scraping the
+    gateway's `/metrics` on the Service's gateway port."""
+    prometheus_namespace: DnsLabel = "monitoring"
+    """Namespace of Prometheus: with serviceMonitor, the NetworkPolicy lets it reach the
+    gateway port."""
+    interval: str = Field(default="30s", pattern=r"^([0-9]+(ms|s|m|h))+$")
+    """How often Prometheus scrapes, for example `30s`."""
+
+
+class Shutdown(Model):
+    """How a pod stops: the gateway finishes in-flight (streamed) requests first."""
+
+    termination_grace_period_seconds: int = Field(default=120, ge=1, le=86400)
+    """Seconds Kubernetes waits after SIGTERM before killing the pod (upstream's chart: 120)."""
+    drain_seconds: int | None = Field(default=None, ge=0, le=86400)
+    """Seconds the gateway lets in-flight requests finish (SHUTDOWN_GRACE_PERIOD_MS); must be
+    below terminationGracePeriodSeconds. Unset: 15 s below it (at least half of it), time
+    left for the other processes of the pod to stop."""
+
+    @property
+    def drain(self) -> int:
+        """The drain in force, in seconds."""
+        if self.drain_seconds is not None:
+            return self.drain_seconds
+        grace = self.termination_grace_period_seconds
+        return max(grace - 15, grace // 2)
 
 
 class ArgoCd(Model):
@@ -368,14 +491,15 @@ class Settings(Model):
     prefixed to it."""
     image: Image = Image()
     """The container image."""
-    replicas: int = Field(default=1, ge=1)
+    replicas: int = Field(default=1, ge=1, le=INT32_MAX)
     """Number of pods. More than one needs ReadWriteMany storage (or an external database)."""
     ingress: Ingress = Ingress()
     """Ingress class and TLS."""
     auth: Auth = Auth()
     """oauth2-proxy protection of the endpoints."""
     auth_secret: SecretRef = SecretRef()
-    """The Secret holding AUTH_SECRET, which signs user sessions."""
+    """The Secret holding AUTH_SECRET (signs user sessions) and GATEWAY_API_KEY_HASH_SECRET
+    (hashes API keys), both required, and optional extra keys."""
     admin_emails: list[Email] = []
     """Users (by email) allowed into the admin dashboard, after they sign up in the UI."""
     storage: Storage = Storage()
@@ -389,17 +513,24 @@ class Settings(Model):
     LoadBalancer expose them directly and must be asked for here."""
     network_policy: NetworkPolicy = NetworkPolicy()
     """Which traffic may reach the pods."""
+    telemetry: bool = False
+    """Let the app send its anonymous installation beacon upstream. false (default) sets
+    TELEMETRY_ACTIVE=false; true keeps the image's default, which sends it."""
+    monitoring: Monitoring = Monitoring()
+    """Prometheus scraping of the gateway's metrics."""
+    shutdown: Shutdown = Shutdown()
+    """Graceful shutdown: the pod's grace period and the gateway's drain."""
     gitops: GitOps | None = None
     """Generate gitops/<env>.yaml for Argo CD or Flux; unset: none."""
-    kubernetes_version: str = Field(default="1.32", pattern=r"^1\.[0-9]{2}$")
+    kubernetes_version: Annotated[str, AfterValidator(check_kubernetes_version)] = Field(
+        default="1.32", pattern=r"^1\.[0-9]{2}$"
+    )
     """Kubernetes version whose API schemas the rendered manifests are validated against
     (`python -m compiler lint`), for example `1.32`."""
 
     @property
     def network_policy_enabled(self) -> bool:
-        if self.network_policy.enabled is not None:
-            return self.network_policy.enabled
-        return self.production
+        return self.network_policy.enabled
 
     @property
     def access_mode(self) -> AccessMode:
@@ -411,6 +542,11 @@ class Settings(Model):
     @property
     def scheme(self) -> str:
         return "https" if self.ingress.tls.enabled else "http"
+
+    @property
+    def hosts(self) -> dict[str, str]:
+        """Host of each endpoint: the UI at the domain, the others under a prefix."""
+        return {name: f"{prefix}{self.domain}" for name, prefix in HOST_PREFIXES.items()}
 
 
 class EnvironmentSettings(Settings):
@@ -510,11 +646,64 @@ def check_rules(settings: Settings) -> list[RuleViolation]:
         )
     duplicated = sorted({k for k in secret.keys if secret.keys.count(k) > 1})
     if duplicated:
+        required = [k for k in duplicated if k in secret.required_keys]
+        hint = (
+            f"; {', '.join(required)} is a required key already (authSecret.key and "
+            "authSecret.apiKeyHashKey): remove it from extraKeys"
+            if required
+            else ""
+        )
         found.append(
             RuleViolation(
                 ("authSecret", "extraKeys"),
                 f"key {', '.join(duplicated)} is listed twice; each Secret key becomes one "
-                "environment variable",
+                f"environment variable{hint}",
+            )
+        )
+    # The required keys reach the pod as AUTH_SECRET and GATEWAY_API_KEY_HASH_SECRET
+    # whatever their key names; an extra key of the same name would set it twice.
+    shadowing = sorted(set(secret.extra_keys) & set(REQUIRED_SECRET_VARIABLES))
+    shadowing = [k for k in shadowing if k not in secret.required_keys]
+    if shadowing:
+        found.append(
+            RuleViolation(
+                ("authSecret", "extraKeys"),
+                f"extra key {', '.join(shadowing)} would set the same environment variable as "
+                "a required key; remove it from extraKeys (or name the required key so with "
+                "authSecret.key / authSecret.apiKeyHashKey)",
+            )
+        )
+    drain = settings.shutdown.drain
+    grace = settings.shutdown.termination_grace_period_seconds
+    if drain >= grace:
+        found.append(
+            RuleViolation(
+                ("shutdown", "drainSeconds"),
+                f"the gateway's drain ({drain} s) must be below the pod's grace period "
+                f"({grace} s), or Kubernetes kills the pod mid-drain; lower "
+                "shutdown.drainSeconds or raise shutdown.terminationGracePeriodSeconds",
+            )
+        )
+    for kind in ("cpu", "memory"):
+        request = getattr(settings.resources.requests, kind)
+        limit = getattr(settings.resources.limits, kind)
+        if quantity(request) > quantity(limit):
+            found.append(
+                RuleViolation(
+                    ("resources", "requests", kind),
+                    f"the {kind} request {request} is more than its limit {limit}, which "
+                    f"Kubernetes refuses: lower it or raise resources.limits.{kind}",
+                )
+            )
+    longest = max(settings.hosts.items(), key=lambda item: len(item[1]))
+    if len(longest[1]) > MAX_HOST_LENGTH:
+        prefix = HOST_PREFIXES[longest[0]]
+        found.append(
+            RuleViolation(
+                ("domain",),
+                f"the {longest[0]} host '{prefix}<domain>' is {len(longest[1])} characters, "
+                f"more than the {MAX_HOST_LENGTH} of a host name: use a domain of at most "
+                f"{MAX_HOST_LENGTH - len(prefix)} characters",
             )
         )
     protected = [e for e in PROTECTED_ENDPOINTS if e not in settings.auth.public_endpoints]

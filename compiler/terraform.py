@@ -222,8 +222,9 @@ def build_spec(values: dict[str, Any], env_name: str, namespace: str = "llmgatew
         "# yaml-language-server: $schema=llmgateway.schema.json",
         "#",
         "# Imported from the Terraform module's variables (python -m compiler import-terraform).",
-        "# The auth secret's value was not copied: the spec names the Secret, which is made",
-        f"# outside git (python -m compiler secret --env {env_name} | kubectl apply -f -).",
+        "# The auth secret's value was not copied: the spec names the Secret, made outside git",
+        "# with AUTH_SECRET and GATEWAY_API_KEY_HASH_SECRET: LLMGATEWAY_AUTH_SECRET=<the value>",
+        f"# python -m compiler secret --env {env_name} --generate | kubectl apply -f -",
         "",
         "defaults:",
         "  # Namespace of every resource (the module's was llmgateway; --namespace sets it).",
@@ -429,7 +430,9 @@ def import_terraform_command(
         else ""
     )
     output.note(
-        f"note: {hint}create the Secret outside git: LLMGATEWAY_AUTH_SECRET=<the value> "
-        f"python -m compiler secret --env {env_name} | kubectl apply -f -"
+        f"note: {hint}create the Secret outside git, keeping the module's AUTH_SECRET and "
+        "generating the GATEWAY_API_KEY_HASH_SECRET the app also needs: "
+        f"LLMGATEWAY_AUTH_SECRET=<the value> python -m compiler secret --env {env_name} "
+        "--generate | kubectl apply -f -"
     )
     return ExitCode.OK

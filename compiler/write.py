@@ -6,23 +6,42 @@ has it. Any other file there belongs to the user and is never touched.
 
 All or nothing: every new content is first written to a temporary file beside its
 target; then each target is moved aside to a backup and the new file renamed in. If any
-step fails, every step done is undone in reverse, so the tree is exactly the old one.
+step fails or the command is interrupted, the write is undone, so the tree is exactly the
+old one; if the process is killed, the next write undoes or finishes it (journal.py).
+Writers take a lock, so two compiles never write the same tree at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
+from compiler import tools
 from compiler.emit import HEADER_MARK
 from compiler.errors import UsageError, WriteError
-
-GENERATED_DIRS = ("base", "overlays", "docs", "gitops")
-TEMP_SUFFIX = ".llmgw-tmp"
-BACKUP_SUFFIX = ".llmgw-bak"
+from compiler.files import NotRegularFileError, create_new, read_regular
+from compiler.journal import (
+    BACKUP_SUFFIX,
+    COMMITTED,
+    GENERATED_DIRS,
+    TEMP_SUFFIX,
+    Plan,
+    backup_of,
+    close_journal,
+    finish,
+    open_journal,
+    recover,
+    signals_deferred,
+    temp_of,
+    undo,
+    writer_lock,
+)
 
 
 def is_generated(data: bytes) -> bool:
@@ -148,10 +167,16 @@ def first_non_directory(root: Path, rel: str) -> str | None:
 
 
 def read_file(path: Path) -> bytes:
-    if path.is_symlink():
-        return b""
+    """A file under the generated directories; b"" for a link (a user's, never read).
+
+    A FIFO, device or socket there is refused (exit 2): reading it could block forever.
+    """
     try:
-        return path.read_bytes()
+        return read_regular(path)
+    except NotRegularFileError as exc:
+        if stat.S_ISLNK(exc.mode):
+            return b""
+        raise
     except OSError as exc:
         raise WriteError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -163,11 +188,10 @@ class Filesystem:
         path.mkdir()
 
     def write(self, path: Path, data: bytes) -> None:
-        # No fsync per file: the rename makes each file appear whole, the rollback makes
-        # the tree change all or nothing on error, and a power cut is what git is for.
+        # No fsync per file: the rename makes each file appear whole, the journal makes
+        # the tree change all or nothing, and a power cut is what git is for.
         # (fsync of thousands of files made compiling 1,000 environments 2x slower.)
-        with open(path, "xb") as handle:
-            handle.write(data)
+        create_new(path, data)
 
     def replace(self, source: Path, target: Path) -> None:
         os.replace(source, target)
@@ -179,87 +203,116 @@ class Filesystem:
         path.rmdir()
 
 
+def write_tree(root: Path, tree: dict[str, bytes], *, only_planned: bool = False) -> Changes:
+    """Compare and write under the writers' lock, after recovering an interrupted write.
+
+    With ``only_planned``, files the plan does not name are neither deleted nor reported.
+    """
+    with writer_lock(root, tools.TIMEOUT):
+        recover(root)
+        changes = diff_tree(root, tree)
+        if only_planned:
+            changes.deleted = []
+            changes.user_files = []
+        apply_changes(root, tree, changes)
+    return changes
+
+
 def apply_changes(
     root: Path, tree: dict[str, bytes], changes: Changes, fs: Filesystem | None = None
 ) -> None:
-    """Make the disk match ``changes``, all or nothing; raise WriteError on failure."""
+    """Make the disk match ``changes``, all or nothing; raise WriteError on failure.
+
+    Interrupted (Ctrl-C, SIGTERM) before its commit point, the write is undone before
+    the interruption goes on; killed, the next write undoes or finishes it (journal.py).
+    """
     fs = fs or Filesystem()
-    undo: list[tuple[str, Path, Path | None]] = []  # (action, path, backup)
+    if not changes.writes and not changes.deleted:
+        return
+    plan = Plan(writes=changes.writes, existed=sorted(changes.updated), deletes=changes.deleted)
+    for rel in changes.writes:
+        for parent in reversed(Path(rel).parents[:-1]):
+            if parent.as_posix() not in plan.directories and not (root / parent).exists():
+                plan.directories.append(parent.as_posix())
     try:
-        staged: list[tuple[Path, Path]] = []
+        open_journal(root, plan)
+        for rel in plan.directories:
+            fs.makedir(root / rel)
+        for rel in changes.writes:
+            fs.write(temp_of(root / rel), tree[rel])
         for rel in changes.writes:
             target = root / rel
-            for parent in reversed(target.relative_to(root).parents[:-1]):
-                directory = root / parent
-                if not directory.exists():
-                    fs.makedir(directory)
-                    undo.append(("mkdir", directory, None))
-            temp = target.with_name(target.name + TEMP_SUFFIX)
-            undo.append(("temp", temp, None))  # before writing: a failed write leaves a part
-            fs.write(temp, tree[rel])
-            staged.append((temp, target))
-        for temp, target in staged:
-            backup = None
-            if target.exists():
-                backup = target.with_name(target.name + BACKUP_SUFFIX)
-                fs.replace(target, backup)
-                undo.append(("moved", target, backup))
-            fs.replace(temp, target)
-            undo.append(("placed", target, backup))
+            if rel in changes.updated:
+                fs.replace(target, backup_of(target))
+            fs.replace(temp_of(target), target)
         for rel in changes.deleted:
-            target = root / rel
-            backup = target.with_name(target.name + BACKUP_SUFFIX)
-            fs.replace(target, backup)
-            undo.append(("moved", target, backup))
-    except OSError as exc:
-        rollback(undo, fs)
-        where = f": {exc.filename}" if exc.filename else ""
-        raise WriteError(
-            f"cannot write the generated tree ({exc.strerror or exc}{where}); nothing was changed"
-        ) from None
-    # Committed: drop backups and the directories deletions emptied. A failure here
-    # leaves only leftovers named *.llmgw-bak, never a mixed tree.
-    for action, _path, backup in undo:
-        if action == "moved" and backup is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(backup)
-    prune_empty_dirs(root, changes.deleted)
-
-
-def rollback(undo: list[tuple[str, Path, Path | None]], fs: Filesystem) -> None:
-    for action, path, backup in reversed(undo):
+            fs.replace(root / rel, backup_of(root / rel))
+    except BaseException as exc:
+        abandon(root, plan, exc)
+    # An interruption from here waits until the write is complete.
+    with signals_deferred():
         try:
-            if action == "placed":
-                os.unlink(path)
-            elif action == "moved" and backup is not None:
-                os.replace(backup, path)
-            elif action == "temp":
-                if path.exists():
-                    os.unlink(path)
-            elif action == "mkdir":
-                os.rmdir(path)
-        except OSError:
-            pass
+            fs.write(root / COMMITTED, b"")  # the commit point
+        except OSError as exc:
+            abandon(root, plan, exc)
+        with contextlib.suppress(OSError):  # a failure leaves what the next write removes
+            finish(root, plan)
+            close_journal(root)
 
 
-def prune_empty_dirs(root: Path, deleted: list[str]) -> None:
-    for rel in sorted(deleted, key=lambda r: -r.count("/")):
-        directory = (root / rel).parent
-        while directory != root and directory.name not in GENERATED_DIRS:
-            try:
-                directory.rmdir()
-            except OSError:
-                break
-            directory = directory.parent
+def abandon(root: Path, plan: Plan, exc: BaseException) -> NoReturn:
+    """Undo a write stopped by ``exc``, then raise it (an OSError as a WriteError)."""
+    with signals_deferred():
+        try:
+            undo(root, plan)
+        finally:
+            close_journal(root)
+    if not isinstance(exc, OSError):
+        raise exc  # an interruption: the tree is the old one, now it may stop
+    where = f": {exc.filename}" if exc.filename else ""
+    raise WriteError(
+        f"cannot write the generated tree ({exc.strerror or exc}{where}); nothing was changed"
+    ) from None
 
 
-def write_file(path: Path, text: str) -> None:
+def write_file(path: Path, text: str) -> bool:
     """Write one file the user asked for (schema, imported spec, rendered manifests)
-    whole or not at all: a temporary file beside it, then a rename."""
+    whole or not at all; False when it already holds ``text``.
+
+    Never through a link: the target must be a regular file or absent, and the
+    temporary file beside it gets a fresh name created exclusively (a planted
+    `FILE.llmgw-tmp` is never used), then is renamed over the target.
+    """
+    data = text.encode("utf-8")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(path.name + TEMP_SUFFIX)
-        temp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temp, path)
+        if read_regular(path) == data:
+            return False
+    except FileNotFoundError:
+        pass
+    except NotRegularFileError as exc:
+        raise NotRegularFileError(path, exc.mode, "write") from None
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror}") from None
+    temp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        temp = Path(name)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, 0o666 & ~current_umask())
+        os.replace(temp, path)
+        temp = None
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+    return True
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

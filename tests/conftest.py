@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite the expected trees of tests/cases/compile (review the diff!)",
     )
+
+
+def repository_state() -> str | None:
+    """What git sees of the checkout: the status and a digest of every change to HEAD.
+
+    None when this is not a git checkout (or git is missing): nothing to compare then.
+    """
+    outputs: list[bytes] = []
+    for command in (
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        ["git", "diff", "--binary", "--no-ext-diff", "HEAD"],
+    ):
+        try:
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, check=False, timeout=120)
+        except OSError:
+            return None
+        if done.returncode != 0:
+            return None
+        outputs.append(done.stdout)
+    status, diff = outputs
+    return status.decode(errors="replace") + "diff " + hashlib.sha256(diff).hexdigest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_untouched() -> Iterator[None]:
+    """No test writes into the repository: git sees the same checkout after the suite."""
+    before = repository_state()
+    yield
+    after = repository_state()
+    if before is not None:
+        assert after == before, f"the tests changed the repository:\n{before}\n---\n{after}"
 
 
 @pytest.fixture(scope="session")

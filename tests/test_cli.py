@@ -21,6 +21,7 @@ COMMANDS = [
     "validate",
     "schema",
     "compile",
+    "set",
     "build",
     "check",
     "snapshot",

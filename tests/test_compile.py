@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from compiler.emit import HEADER_MARK
 from tests.conftest import ROOT
@@ -22,14 +22,32 @@ def committed_tree() -> dict[str, bytes]:
     }
 
 
-def test_committed_tree_is_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-    before = committed_tree()
-    result = run_cli("compile")
+def tree_diff(before: dict[str, bytes], after: dict[str, bytes]) -> str:
+    """A unified diff of two trees of files, for a failure message."""
+    lines: list[str] = []
+    for rel in sorted(set(before) | set(after)):
+        old = before.get(rel, b"").decode(errors="replace").splitlines()
+        new = after.get(rel, b"").decode(errors="replace").splitlines()
+        if rel not in before or rel not in after or old != new:
+            lines += difflib.unified_diff(
+                old, new, f"committed/{rel}", f"compiled/{rel}", n=1, lineterm=""
+            )
+    return "\n".join(lines)
+
+
+def test_committed_tree_is_up_to_date(tmp_path: Path) -> None:
+    """Compile a temporary copy of the checkout: a stale tree fails with the diff, and the
+    repository itself is never written (so the next run cannot pass by accident)."""
+    copy = tmp_path / "checkout"
+    for top in ("spec", "base", "overlays", "docs", "gitops"):
+        if (ROOT / top).exists():
+            shutil.copytree(ROOT / top, copy / top, symlinks=True)
+    before = read_tree(copy)
+    result = run_cli("-C", str(copy), "compile")
     assert result.code == 0, result.err
-    assert "created" not in result.out.replace("0 created", "")
-    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 24 unchanged"
-    assert committed_tree() == before
+    after = read_tree(copy)
+    assert after == before, "run python -m compiler compile:\n" + tree_diff(before, after)
+    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 26 unchanged"
 
 
 def test_compile_reports_created_then_unchanged(project: Path) -> None:
@@ -183,7 +201,10 @@ def test_compile_says_when_the_golden_manifests_need_a_snapshot(project: Path) -
         "note: this changes what prod renders; review it (python -m compiler diff), "
         "then update the golden manifests: python -m compiler snapshot"
     )
-    spec.write_text(spec.read_text().replace("  prod:\n", "  staging:\n    replicas: 1\n  prod:\n"))
+    staging = (
+        "  staging:\n    namespace: llmgateway-staging\n    domain: staging.llm.chrislee.local\n"
+    )
+    spec.write_text(spec.read_text().replace("  prod:\n", staging + "  prod:\n"))
     assert "note: this changes what staging renders;" in run_cli("compile").err
     # Only the documentation page changes: nothing renders differently.
     spec.write_text(spec.read_text().replace("# What the Terraform module", "# What the module"))

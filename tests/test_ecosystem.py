@@ -32,7 +32,13 @@ def run(
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, **(env or {})},
+        # The interpreter running the tests comes first on PATH: commands that say
+        # `python`, `ruff` or `pre-commit` run from its environment, activated or not.
+        env={
+            **os.environ,
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+            **(env or {}),
+        },
     )
 
 

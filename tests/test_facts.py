@@ -62,6 +62,8 @@ def test_prod_has_the_module_resources_plus_pdb_and_networkpolicy(prod: Rendered
             ("Ingress", "llmgateway-api"),
             ("Ingress", "llmgateway-gateway"),
             ("Ingress", "llmgateway-admin"),
+            # Refuses /metrics on the gateway host (issue 12).
+            ("Ingress", "llmgateway-gateway-metrics"),
             ("Certificate", "llmgateway-tls"),
         ]
     )
@@ -101,11 +103,12 @@ def test_prod_deployment(prod: Rendered) -> None:
     assert init["name"] == "fix-permissions"
     assert init["image"] == "busybox:1.37.0"
     assert init["securityContext"]["runAsUser"] == 0
+    # The module's chown and chmod, without `|| true` hiding their failure (issue 12).
     assert init["command"] == [
         "sh",
         "-c",
-        "chown -R 100:102 /var/lib/postgresql && chmod 750 /var/lib/postgresql/data "
-        "2>/dev/null || true",
+        "set -eu; chown -R 100:102 /var/lib/postgresql; "
+        "if [ -d /var/lib/postgresql/data ]; then chmod 750 /var/lib/postgresql/data; fi",
     ]
     assert init["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/postgresql"}]
     (container,) = pod["containers"]
@@ -128,22 +131,34 @@ def test_prod_deployment(prod: Rendered) -> None:
         "https://api.llm.chrislee.local",
         "https://admin.llm.chrislee.local",
     )
+    # The module's env, in its order, plus (issue 12, UPSTREAM.md) the API-key hash secret,
+    # APP_URL and GATEWAY_URL, telemetry off and the gateway's drain.
     assert container["env"] == [
         {"name": "PGDATA", "value": "/var/lib/postgresql/data"},
         {
             "name": "AUTH_SECRET",
             "valueFrom": {"secretKeyRef": {"name": "llmgateway-auth", "key": "AUTH_SECRET"}},
         },
+        {
+            "name": "GATEWAY_API_KEY_HASH_SECRET",
+            "valueFrom": {
+                "secretKeyRef": {"name": "llmgateway-auth", "key": "GATEWAY_API_KEY_HASH_SECRET"}
+            },
+        },
         {"name": "UI_URL", "value": ui},
+        {"name": "APP_URL", "value": ui},
         {"name": "API_URL", "value": api},
         {"name": "API_BACKEND_URL", "value": "http://localhost:4002"},
         {"name": "ADMIN_URL", "value": admin},
+        {"name": "GATEWAY_URL", "value": "https://gateway.llm.chrislee.local"},
         {"name": "ORIGIN_URLS", "value": f"{ui},{api},{admin}"},
         {"name": "COOKIE_DOMAIN", "value": "llm.chrislee.local"},
         {"name": "PASSKEY_RP_ID", "value": "llm.chrislee.local"},
         {"name": "ADMIN_EMAILS", "value": "admin@chrislee.local"},
         {"name": "HOSTED", "value": "false"},
         {"name": "PAID_MODE", "value": "false"},
+        {"name": "TELEMETRY_ACTIVE", "value": "false"},
+        {"name": "SHUTDOWN_GRACE_PERIOD_MS", "value": "105000"},
     ]
     probes = {
         name: (
@@ -157,7 +172,9 @@ def test_prod_deployment(prod: Rendered) -> None:
         for name in ("livenessProbe", "readinessProbe", "startupProbe")
     }
     assert probes == {
-        "livenessProbe": ("/?skip=redis,database", 4001, 60, 30, 5, 3),
+        # Liveness timeout 15 s as upstream's chart (UPSTREAM.md): the app's health check
+        # itself may take 15 s.
+        "livenessProbe": ("/?skip=redis,database", 4001, 60, 30, 15, 3),
         "readinessProbe": ("/", 4001, 30, 10, 5, 3),
         "startupProbe": ("/", 4001, 10, 10, 5, 18),
     }
@@ -261,5 +278,133 @@ def test_prod_networkpolicy_lets_only_the_ingress_controller_in(prod: Rendered) 
     assert {p["protocol"] for p in rule["ports"]} == {"TCP"}
 
 
-def test_dev_has_no_networkpolicy_by_default(dev: Rendered) -> None:
-    assert ("NetworkPolicy", "llmgateway") not in dev
+# --- what issue 12 adds, from FACTS.md and UPSTREAM.md, in dev and prod --------------------
+
+ENVIRONMENTS = ("dev", "prod")
+DOMAINS = {"dev": "dev.llm.chrislee.local", "prod": "llm.chrislee.local"}
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def rendered(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Rendered:
+    request.getfixturevalue("kustomize")
+    return render(request.param, monkeypatch)
+
+
+def app_containers(resources: Rendered) -> list[Any]:
+    """Every container running the app (the unified image)."""
+    found = [
+        container
+        for (kind, _), resource in resources.items()
+        if kind == "Deployment"
+        for container in resource["spec"]["template"]["spec"]["containers"]
+        if container["image"].startswith("ghcr.io/theopenco/llmgateway-unified:")
+    ]
+    assert found
+    return found
+
+
+def env_of(container: Any) -> dict[str, Any]:
+    return {item["name"]: item for item in container["env"]}
+
+
+def test_both_required_secret_keys_reach_every_app_container(rendered: Rendered) -> None:
+    # UPSTREAM.md: GATEWAY_API_KEY_HASH_SECRET is required in production
+    # (packages/shared/src/api-key-hash.ts:12-25); AUTH_SECRET as in FACTS.md.
+    for container in app_containers(rendered):
+        env = env_of(container)
+        for key in ("AUTH_SECRET", "GATEWAY_API_KEY_HASH_SECRET"):
+            assert env[key]["valueFrom"]["secretKeyRef"] == {"name": "llmgateway-auth", "key": key}
+
+
+def test_gateway_url_is_the_gateway_host(rendered: Rendered) -> None:
+    instance = rendered[("Deployment", "llmgateway")]["metadata"]["labels"]
+    domain = DOMAINS[instance["app.kubernetes.io/instance"]]
+    for container in app_containers(rendered):
+        assert env_of(container)["GATEWAY_URL"]["value"] == f"https://gateway.{domain}"
+
+
+USER_FACING = (
+    "UI_URL",
+    "APP_URL",
+    "API_URL",
+    "GATEWAY_URL",
+    "ADMIN_URL",
+    "ORIGIN_URLS",
+    "COOKIE_DOMAIN",
+    "PASSKEY_RP_ID",
+    "PLAYGROUND_URL",
+    "DOCS_URL",
+    "CODE_URL",
+)
+
+
+def test_no_user_facing_url_points_at_localhost_or_the_hosted_service(
+    rendered: Rendered,
+) -> None:
+    for container in app_containers(rendered):
+        for name, item in env_of(container).items():
+            value = str(item.get("value", ""))
+            assert "llmgateway.io" not in value, name
+            if name in USER_FACING:
+                assert "localhost" not in value, name
+                assert "127.0.0.1" not in value, name
+
+
+def test_telemetry_is_off(rendered: Rendered) -> None:
+    # The image sets TELEMETRY_ACTIVE=true; the beacon goes only when it is "true"
+    # (UPSTREAM.md: apps/api/src/lib/beacon.ts:68).
+    for container in app_containers(rendered):
+        assert env_of(container)["TELEMETRY_ACTIVE"] == {
+            "name": "TELEMETRY_ACTIVE",
+            "value": "false",
+        }
+
+
+def test_a_networkpolicy_selects_the_app_pods(rendered: Rendered) -> None:
+    policy = rendered[("NetworkPolicy", "llmgateway")]["spec"]
+    deployment = rendered[("Deployment", "llmgateway")]["spec"]["template"]["metadata"]
+    assert policy["podSelector"]["matchLabels"].items() <= deployment["labels"].items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert sorted(p["port"] for p in rule["ports"]) == [3002, 3006, 4001, 4002]
+
+
+def test_grace_period_120_and_the_drain_below_it(rendered: Rendered) -> None:
+    # UPSTREAM.md: the chart's grace period is 120 s; SHUTDOWN_GRACE_PERIOD_MS must stay
+    # at or below it (apps/gateway/src/serve.ts:50-53).
+    pod = rendered[("Deployment", "llmgateway")]["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 120
+    for container in app_containers(rendered):
+        drain = int(env_of(container)["SHUTDOWN_GRACE_PERIOD_MS"]["value"])
+        assert 0 < drain < 120 * 1000
+
+
+def test_init_container_fails_loudly_and_volume_is_not_rechowned(rendered: Rendered) -> None:
+    pod = rendered[("Deployment", "llmgateway")]["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    script = init["command"][-1]
+    assert "|| true" not in script
+    assert "2>/dev/null" not in script
+    assert script.startswith("set -eu;")
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+    assert pod["securityContext"]["fsGroup"] == 102  # FACTS.md
+
+
+def test_gateway_liveness_timeout_is_15(rendered: Rendered) -> None:
+    for container in app_containers(rendered):
+        assert container["livenessProbe"]["timeoutSeconds"] == 15
+
+
+def test_no_unauthenticated_path_serves_metrics(rendered: Rendered) -> None:
+    # UPSTREAM.md: the gateway serves /metrics on its main port (apps/gateway/src/app.ts).
+    # The gateway Ingress routes / there without oauth2-proxy; a longer /metrics path on
+    # the same host wins in ingress-nginx, and it refuses every client.
+    metrics = rendered[("Ingress", "llmgateway-gateway-metrics")]
+    gateway = rendered[("Ingress", "llmgateway-gateway")]
+    assert metrics["spec"]["rules"][0]["host"] == gateway["spec"]["rules"][0]["host"]
+    (path,) = metrics["spec"]["rules"][0]["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/metrics", "Prefix")
+    assert path["backend"]["service"]["port"]["number"] != 4001
+    assert metrics["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/denylist-source-range": "0.0.0.0/0,::/0"
+    }

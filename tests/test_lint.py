@@ -15,7 +15,7 @@ from compiler.lint import RULES, Finding, check_policy, lint_environment, valida
 from compiler.load import load_spec, parse_spec
 from compiler.lower import lower_environment
 from compiler.spec import EnvironmentSettings
-from tests.conftest import ROOT, case_id, valid_case_specs
+from tests.conftest import CASES, ROOT, case_id, valid_case_specs
 from tests.helpers import run_cli
 
 SPEC = load_spec(ROOT / "spec" / "llmgateway.yaml")
@@ -93,14 +93,53 @@ def test_certificate_schema_rejects_unknown_fields_and_missing_secret_name() -> 
 
 def test_a_kind_without_schema_is_an_error() -> None:
     resource = {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
         "metadata": {"name": "x", "namespace": "llmgateway"},
     }
     assert rendered(validate_schemas("prod", [resource], "1.32")) == [
-        "prod: error: ServiceMonitor/llmgateway/x: (schema): no schema for "
-        "monitoring.coreos.com/v1 ServiceMonitor in Kubernetes 1.32 nor in the package: "
+        "prod: error: Widget/llmgateway/x: (schema): no schema for "
+        "example.com/v1 Widget in Kubernetes 1.32 nor in the package: "
         "it cannot be validated"
+    ]
+
+
+def service_monitor() -> Any:
+    text = MINIMAL.replace("PUBLIC", "[ui, api, admin]").replace(
+        "  prod: {production: true}", "  prod: {monitoring: {serviceMonitor: true}}"
+    )
+    env = parse_spec(text.encode(), "spec.yaml").environments["prod"]
+    return env, lower_environment(env, "prod")
+
+
+def test_service_monitor_scrapes_the_gateway_inside_the_cluster() -> None:
+    env, resources = service_monitor()
+    monitor = find(resources, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "llmgateway"}},
+        "endpoints": [{"port": "gateway", "path": "/metrics", "interval": "30s"}],
+    }
+    assert validate_schemas("prod", [monitor], "1.32") == []
+    # Prometheus, in its own namespace, may reach the gateway port through the policy.
+    rules = find(resources, "NetworkPolicy")["spec"]["ingress"]
+    assert rules[1] == {
+        "from": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
+        "ports": [{"protocol": "TCP", "port": 4001}],
+    }
+    errors = [f for f in lint_environment("prod", env, resources) if f.severity == "error"]
+    assert errors == []
+
+
+def test_service_monitor_schema_rejects_an_unknown_endpoint_field() -> None:
+    _, resources = service_monitor()
+    monitor = copy.deepcopy(find(resources, "ServiceMonitor"))
+    monitor["spec"]["endpoints"][0]["targetPortt"] = 4001
+    assert rendered(validate_schemas("prod", [monitor], "1.32")) == [
+        "prod: error: ServiceMonitor/llmgateway/llmgateway: "
+        "spec.endpoints[0].targetPortt: unknown field 'targetPortt'"
     ]
 
 
@@ -113,7 +152,7 @@ def rule_ids(findings: list[Finding]) -> list[str]:
 
 
 def test_rule_ids_are_stable_and_explained() -> None:
-    assert sorted(RULES) == [f"LLMGW00{i}" for i in range(1, 9)]
+    assert sorted(RULES) == [f"LLMGW{i:03d}" for i in range(1, 12)]
     assert all(rule.reason for rule in RULES.values())
 
 
@@ -275,3 +314,66 @@ def test_restricted_egress_allows_dns_https_and_the_external_database() -> None:
     dns, out = policy["egress"]
     assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
     assert [p["port"] for p in out["ports"]] == [443, 5432, 6379]
+
+
+# --- failing cases, one folder per rule ---------------------------------------------------
+# tests/cases/lint/<RULE>-<what>/spec.yaml is lowered (the invariant makes that what
+# kustomize renders), remove.txt lists KIND/NAME resources a hand edit deleted, and
+# expected.txt holds every finding, one per line. The rule in the name must be among them.
+
+LINT_CASES = sorted(p for p in (CASES / "lint").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("case", LINT_CASES, ids=lambda p: p.name)
+def test_lint_case(case: Path, request: pytest.FixtureRequest) -> None:
+    spec = load_spec(case / "spec.yaml")
+    removed = (case / "remove.txt").read_text().split() if (case / "remove.txt").exists() else []
+    found: list[str] = []
+    for name, env in spec.enabled():
+        resources = [
+            r
+            for r in lower_environment(env, name)
+            if f"{r['kind']}/{r['metadata']['name']}" not in removed
+        ]
+        found += rendered(lint_environment(name, env, resources))
+    expected = case / "expected.txt"
+    if request.config.getoption("--update-golden"):
+        expected.write_text("".join(f"{line}\n" for line in found), encoding="utf-8")
+    assert found == expected.read_text(encoding="utf-8").splitlines()
+    assert any(case.name.split("-")[0] in line for line in found)
+
+
+def test_every_new_rule_has_a_failing_case() -> None:
+    covered = {case.name.split("-")[0] for case in LINT_CASES}
+    assert {"LLMGW009", "LLMGW010", "LLMGW011"} <= covered
+
+
+def test_llmgw010_follows_ingress_nginx_path_matching() -> None:
+    resources = prod_resources()
+    assert "LLMGW010" not in rule_ids(check_policy("prod", PROD, resources))
+    # Without the refusing path, / on the gateway host serves /metrics to anyone.
+    without = [r for r in resources if r["metadata"]["name"] != "llmgateway-gateway-metrics"]
+    found = [f for f in check_policy("prod", PROD, without) if f.rule.startswith("LLMGW010")]
+    assert {f.resource for f in found} == {"Ingress/llmgateway/llmgateway-gateway"}
+    assert [f.message.split()[0] for f in found] == ["/metrics", "/metrics/"]
+    # The /metrics path wins over / (longer prefix): without refusal or login it serves.
+    metrics = find(resources, "Ingress", "llmgateway-gateway-metrics")
+    metrics["metadata"]["annotations"] = {}
+    path = metrics["spec"]["rules"][0]["http"]["paths"][0]
+    path["backend"]["service"]["port"]["number"] = 4001
+    assert "LLMGW010" in rule_ids(check_policy("prod", PROD, resources))
+    path["path"], path["pathType"] = "/metrics", "Exact"
+    metrics["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/auth-url": "https://auth.chrislee.local/oauth2/auth"
+    }
+    # /metrics exact goes through oauth2-proxy, but /metrics/ falls back to / (no login).
+    (last,) = [f for f in check_policy("prod", PROD, resources) if f.rule.startswith("LLMGW010")]
+    assert last.message.startswith("/metrics/ on gateway.llm.chrislee.local reaches")
+
+
+def test_llmgw011_is_a_warning_outside_production_and_llmgw008_an_error_in_it() -> None:
+    resources = [r for r in prod_resources() if r["kind"] != "NetworkPolicy"]
+    assert rule_ids(check_policy("prod", PROD, resources)).count("LLMGW008") == 1
+    dev = settings(production=False)
+    (found,) = [f for f in check_policy("dev", dev, resources) if f.rule.startswith("LLMGW011")]
+    assert found.severity == "warning"

@@ -18,7 +18,7 @@ from compiler.emit import dump
 from compiler.errors import SpecError
 from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize, find_kustomize
-from compiler.load import parse_spec
+from compiler.load import deep_merge, parse_spec
 from compiler.lower import lower_environment
 from compiler.plan import plan_tree
 from compiler.write import apply_changes, diff_tree
@@ -27,40 +27,104 @@ from tests.helpers import by_identity, load_documents
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "20"))
 NAMES = ["dev", "staging", "prod", "qa", "team-a", "eu1"]
 ENDPOINTS = ["ui", "api", "admin"]
+SECRET_KEYS = [
+    "LLM_OPENAI_API_KEY",
+    "LLM_ANTHROPIC_API_KEY",
+    "LLM_MISTRAL_API_KEY",
+]
+EMAILS = ["ops@example.com", "admin@example.org", "sre@example.net"]
+RESOURCES = {
+    "requests": {"cpu": "250m", "memory": "1Gi"},
+    "limits": {"cpu": "2", "memory": "4Gi"},
+}
+
+
+def sublist(draw: st.DrawFn, items: list[Any]) -> list[Any]:
+    """Some of ``items``, order kept: any item may go, in any position, several at once."""
+    return [item for item in items if draw(st.booleans())]
 
 
 @st.composite
-def overrides(draw: st.DrawFn, index: int) -> dict[str, Any]:
-    """One environment's overrides, valid whatever the defaults are."""
-    env: dict[str, Any] = {"namespace": f"llm-{index}"}
+def defaults_settings(draw: st.DrawFn) -> dict[str, Any]:
+    """Defaults that carry what environments then take away or shrink."""
+    replicas = draw(st.integers(min_value=1, max_value=4))
+    defaults: dict[str, Any] = {
+        "domain": "llm.example.com",
+        "replicas": replicas,
+        "ingress": {"tls": {"enabled": draw(st.booleans()), "issuer": {"name": "letsencrypt"}}},
+        "auth": {
+            "oauth2ProxyHost": "auth.example.com",
+            "publicEndpoints": sublist(draw, ENDPOINTS),
+        },
+        "storage": {
+            "className": draw(st.sampled_from(["longhorn", "standard"])),
+            "size": draw(st.sampled_from(["10Gi", "20Gi"])),
+        },
+        "adminEmails": sublist(draw, EMAILS),
+    }
     if draw(st.booleans()):
-        env["domain"] = draw(st.sampled_from(["a.example.com", "llm.example.org", "x.io"]))
-    replicas = draw(st.integers(min_value=1, max_value=5))
-    env["replicas"] = replicas
-    external = draw(st.booleans())
-    if external:
-        env["database"] = {"mode": "external", "secretName": "llm-db"}
+        defaults["database"] = {"mode": "external", "secretName": "llm-db"}
     else:
-        env["database"] = {"mode": "embedded", "acknowledgeSharedDataDirectory": replicas > 1}
+        defaults["database"] = {"acknowledgeSharedDataDirectory": replicas > 1}
         if replicas == 1 and draw(st.booleans()):
-            env["storage"] = {
-                "accessMode": draw(st.sampled_from(["ReadWriteOnce", "ReadWriteMany"]))
-            }
-        elif replicas > 1 and draw(st.booleans()):
-            env["storage"] = {"accessMode": "ReadWriteMany", "size": "20Gi"}
-    tls = draw(st.booleans())
-    env["ingress"] = {"tls": {"enabled": tls, "issuer": {"name": "letsencrypt"}}}
-    public = draw(st.lists(st.sampled_from(ENDPOINTS), unique=True))
-    env["auth"] = {"publicEndpoints": public, "oauth2ProxyHost": "auth.example.com"}
-    if set(public) == set(ENDPOINTS) and draw(st.booleans()):
-        env["auth"]["oauth2ProxyHost"] = None
+            defaults["storage"]["accessMode"] = "ReadWriteOnce"
     source = draw(st.sampled_from(["existing", "external-secrets", "generator"]))
-    secret: dict[str, Any] = {"source": source}
-    if draw(st.booleans()):
-        secret["extraKeys"] = ["GATEWAY_API_KEY_HASH_SECRET"]
+    defaults["authSecret"] = {"source": source, "extraKeys": sublist(draw, SECRET_KEYS)}
     if source == "external-secrets":
-        secret["externalSecrets"] = {"store": {"name": "vault"}, "remoteKey": f"llm/{index}"}
-    env["authSecret"] = secret
+        defaults["authSecret"]["externalSecrets"] = {
+            "store": {"name": "vault"},
+            "remoteKey": "llm/defaults",
+        }
+    if draw(st.booleans()):
+        defaults["networkPolicy"] = {"enabled": True, "restrictEgress": draw(st.booleans())}
+    if draw(st.booleans()):
+        defaults["resources"] = RESOURCES
+    return defaults
+
+
+@st.composite
+def overrides(draw: st.DrawFn, defaults: dict[str, Any], index: int) -> dict[str, Any]:
+    """One environment's overrides of ``defaults``, made valid once merged over them."""
+    env: dict[str, Any] = {"namespace": f"llm-{index}"}
+    # Environments share no host (the first may keep the defaults' domain).
+    if index > 0 or draw(st.booleans()):
+        parent = draw(st.sampled_from(["a.example.com", "llm.example.org", "x.io"]))
+        env["domain"] = f"env{index}.{parent}"
+    if draw(st.booleans()):
+        env["replicas"] = draw(st.integers(min_value=1, max_value=5))
+    if draw(st.booleans()):
+        env["database"] = draw(
+            st.sampled_from([{"mode": "embedded"}, {"mode": "external", "secretName": "llm-db"}])
+        )
+    if draw(st.booleans()):
+        env["storage"] = {"size": draw(st.sampled_from(["5Gi", "10Gi", "20Gi"]))}
+    if draw(st.booleans()):
+        env["storage"] = {
+            **env.get("storage", {}),
+            "accessMode": draw(st.sampled_from(["ReadWriteOnce", "ReadWriteMany"])),
+        }
+    if draw(st.booleans()):
+        env["ingress"] = {"tls": {"enabled": draw(st.booleans())}}
+    if draw(st.booleans()):
+        public = defaults["auth"]["publicEndpoints"]
+        if draw(st.booleans()):
+            env["auth"] = {"publicEndpoints": sublist(draw, public)}
+        else:
+            env["auth"] = {
+                "publicEndpoints": draw(st.lists(st.sampled_from(ENDPOINTS), unique=True))
+            }
+    secret: dict[str, Any] = {}
+    if draw(st.booleans()):
+        secret["source"] = draw(st.sampled_from(["existing", "external-secrets", "generator"]))
+    if draw(st.booleans()):
+        # Take keys away (any of them, several at once), sometimes add one at the end.
+        secret["extraKeys"] = sublist(draw, defaults["authSecret"]["extraKeys"])
+        if draw(st.booleans()):
+            secret["extraKeys"].append("LLM_GOOGLE_API_KEY")
+    if secret:
+        env["authSecret"] = secret
+    if draw(st.booleans()):
+        env["adminEmails"] = sublist(draw, defaults["adminEmails"])
     if draw(st.booleans()):
         env["image"] = {"tag": draw(st.sampled_from(["latest", "v1.2.3", "2025.01"]))}
     env["production"] = draw(st.booleans())
@@ -69,20 +133,45 @@ def overrides(draw: st.DrawFn, index: int) -> dict[str, Any]:
             "enabled": draw(st.booleans()),
             "restrictEgress": draw(st.booleans()),
         }
+    if draw(st.booleans()):
+        env["resources"] = draw(
+            st.sampled_from(
+                [
+                    {"requests": {"cpu": "100m", "memory": "512Mi"}},
+                    {"limits": {"cpu": "1000m", "memory": "2Gi"}},
+                    RESOURCES,
+                ]
+            )
+        )
+    make_valid(draw, defaults, env, index)
     env["enabled"] = draw(st.booleans()) if index > 0 else True
     return env
+
+
+def make_valid(draw: st.DrawFn, defaults: dict[str, Any], env: dict[str, Any], index: int) -> None:
+    """Add to ``env`` what its merge over ``defaults`` needs to pass the spec rules."""
+    merged = deep_merge(defaults, env)
+    replicas = merged["replicas"]
+    database = merged.get("database", {})
+    if database.get("mode", "embedded") == "embedded" and replicas > 1:
+        env.setdefault("database", {})["acknowledgeSharedDataDirectory"] = True
+        if merged["storage"].get("accessMode") == "ReadWriteOnce":
+            env.setdefault("storage", {})["accessMode"] = "ReadWriteMany"
+    secret = merged["authSecret"]
+    if secret["source"] == "external-secrets" and "externalSecrets" not in secret:
+        env["authSecret"]["externalSecrets"] = {
+            "store": {"name": "vault"},
+            "remoteKey": f"llm/{index}",
+        }
+    if set(merged["auth"]["publicEndpoints"]) == set(ENDPOINTS) and draw(st.booleans()):
+        env.setdefault("auth", {})["oauth2ProxyHost"] = None
 
 
 @st.composite
 def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=5, unique=True))
-    defaults: dict[str, Any] = {
-        "domain": "llm.example.com",
-        "ingress": {"tls": {"enabled": draw(st.booleans()), "issuer": {"name": "letsencrypt"}}},
-        "auth": {"oauth2ProxyHost": "auth.example.com"},
-        "storage": {"className": draw(st.sampled_from(["longhorn", "standard"]))},
-    }
-    environments = {name: draw(overrides(index)) for index, name in enumerate(names)}
+    defaults = draw(defaults_settings())
+    environments = {name: draw(overrides(defaults, index)) for index, name in enumerate(names)}
     return {"defaults": defaults, "environments": environments}
 
 

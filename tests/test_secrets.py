@@ -32,27 +32,63 @@ def test_secret_prints_a_manifest_from_the_environment(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMGATEWAY_AUTH_SECRET", KNOWN)
+    monkeypatch.setenv("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", OTHER)
     before = read_tree(project)
     result = run_cli("secret", "--env", "prod")
     assert result.code == 0, result.err
     (manifest,) = load_documents(result.out)
     assert manifest["metadata"] == {"name": "llmgateway-auth", "namespace": "llmgateway"}
     assert base64.b64decode(manifest["data"]["AUTH_SECRET"]).decode() == KNOWN
+    assert base64.b64decode(manifest["data"]["GATEWAY_API_KEY_HASH_SECRET"]).decode() == OTHER
     assert read_tree(project) == before  # nothing written
 
 
-def test_secret_generate_makes_64_hex(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_generate_makes_both_required_keys_independently(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("LLMGATEWAY_AUTH_SECRET", raising=False)
+    monkeypatch.delenv("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", raising=False)
     first = run_cli("secret", "--env", "prod", "--generate", "--format", "env")
     second = run_cli("secret", "--env", "prod", "--generate", "--format", "env")
     assert first.code == 0
-    assert re.fullmatch(r"AUTH_SECRET=[0-9a-f]{64}\n", first.out)
+    found = re.fullmatch(
+        r"AUTH_SECRET=([0-9a-f]{64})\nGATEWAY_API_KEY_HASH_SECRET=([0-9a-f]{64})\n", first.out
+    )
+    assert found
+    assert found.group(1) != found.group(2)
     assert first.out != second.out
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ("LLMGATEWAY_AUTH_SECRET", "LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET"),
+        ("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", "LLMGATEWAY_AUTH_SECRET"),
+    ],
+)
+def test_secret_without_generate_names_the_missing_variable(
+    project: Path, monkeypatch: pytest.MonkeyPatch, given: str, missing: str
+) -> None:
+    monkeypatch.delenv(missing, raising=False)
+    monkeypatch.setenv(given, KNOWN)
+    result = run_cli("secret", "--env", "prod")
+    assert result.code == 2
+    assert result.err == f"error: set {missing} in the environment (or --generate for {missing})\n"
+    assert result.out == ""
+    assert KNOWN not in result.err
+
+
+def test_secret_help_names_both_required_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("secret", "--help").code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "AUTH_SECRET (signs sessions) and GATEWAY_API_KEY_HASH_SECRET" in text
+    assert "with external-secrets, put both in the store" in text
 
 
 def test_secret_too_short_exits_2_with_the_hint(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", OTHER)
     monkeypatch.setenv("LLMGATEWAY_AUTH_SECRET", "too-short")
     result = run_cli("secret", "--env", "prod")
     assert result.code == 2
@@ -155,6 +191,8 @@ def test_generator_build_names_the_missing_file_then_hides_values(
     missing = run_cli("build", "overlays/prod")
     assert missing.code == 2
     assert missing.err.startswith("error: missing overlays/prod/secret.env: the secretGenerator")
+    # The suggested command works as is (without --generate it needs every value set).
+    assert "python -m compiler secret --env prod --generate --format env" in missing.err
     write_env_file(project, KNOWN)
     built = run_cli("build", "overlays/prod")
     assert built.code == 0, built.err
@@ -182,6 +220,7 @@ def test_check_names_the_missing_env_file_and_still_passes(
     result = run_cli("check")
     assert result.code == 0, result.out + result.err
     assert "note: overlays/prod/secret.env is missing; kubectl apply -k needs it" in result.err
+    assert "(python -m compiler secret --env prod --generate --format env > " in result.err
 
 
 # --- the leak test --------------------------------------------------------------------------

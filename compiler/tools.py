@@ -1,0 +1,113 @@
+"""Run external tools (kustomize, kubectl, git) with a timeout, and stop them when we stop.
+
+Each runs in its own process group, so the tool and anything it started are killed when
+its time (``TIMEOUT``, which the command line's `--timeout` sets) is up or when we are
+interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.errors import ExternalError
+
+DEFAULT_TIMEOUT = 120.0
+TIMEOUT = DEFAULT_TIMEOUT  # seconds
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)  # the tool and whatever it started
+
+
+def run_tool(
+    command: Sequence[str],
+    *,
+    tool: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> Completed:
+    """Run ``command`` and collect its output, killing it after the timeout.
+
+    Raises ExternalError naming ``tool`` when it cannot start or runs too long.
+    """
+    limit = TIMEOUT if timeout is None else timeout
+    try:
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ExternalError(f"cannot run {tool}: {exc.strerror}") from None
+    with _running_lock:
+        _running.add(process)
+    try:
+        stdout, stderr = process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        process.communicate()
+        raise ExternalError(
+            f"{tool} did not finish within {limit:g} s and was stopped "
+            "(--timeout SECONDS sets the limit)"
+        ) from None
+    except BaseException:  # interrupted: leave no tool running behind us
+        _kill(process)
+        process.communicate()
+        raise
+    finally:
+        with _running_lock:
+            _running.discard(process)
+    return Completed(process.returncode, stdout, stderr)
+
+
+def stop_all_tools() -> None:
+    """Kill every tool still running (other threads' included): we are being stopped."""
+    with _running_lock:
+        running = list(_running)
+    for process in running:
+        _kill(process)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like KeyboardInterrupt, so writes roll back first."""
+
+
+@contextlib.contextmanager
+def terminate_by_exception() -> Iterator[None]:
+    """While inside, SIGTERM raises Terminated (in the main thread only)."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

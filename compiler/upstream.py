@@ -1,0 +1,59 @@
+"""What the LLM Gateway images expect, one fact per name, with where upstream says so.
+
+Lowering, lint and the tests read these; a value taken from upstream lives here only.
+References are `repository@commit:path:line` (see ../shared/UPSTREAM.md; the baseline is
+YeiSimon/llmgateway@2e07831d, upstream main as of 2026-06-15).
+"""
+
+from __future__ import annotations
+
+BASELINE = "YeiSimon/llmgateway@2e07831d"
+
+# Throws on every API-key lookup when unset and NODE_ENV=production, which the images set
+# (packages/shared/src/api-key-hash.ts:3,12-25; infra/unified.dockerfile:127).
+API_KEY_HASH_SECRET = "GATEWAY_API_KEY_HASH_SECRET"
+AUTH_SECRET = "AUTH_SECRET"
+
+# The unified image's ports (infra/unified.dockerfile:124; infra/supervisord.conf).
+UI_PORT = 3002
+API_PORT = 4002
+GATEWAY_PORT = 4001
+DOCS_PORT = 3005
+ADMIN_PORT = 3006
+
+# URLs the apps build links and calls from, and what they fall back to when unset:
+# localhost in the UI (apps/ui/src/lib/config-server.ts:23-33), the hosted service in
+# production for the gateway (packages/shared/src/gateway-url.ts:6-14,
+# apps/api/src/routes/skills.ts:434-437). Each is set from the spec's hosts.
+UI_URL = "UI_URL"
+APP_URL = "APP_URL"
+API_URL = "API_URL"
+GATEWAY_URL = "GATEWAY_URL"
+ADMIN_URL = "ADMIN_URL"
+# URL variables of services the unified deployment does not expose (playground 3003,
+# code 3004, docs 3005): left unset, since no host of the deployment serves them.
+UNEXPOSED_URLS = ("PLAYGROUND_URL", "CODE_URL", "DOCS_URL")
+# Variables whose values users' browsers are sent to (or cookies are scoped to).
+USER_FACING_URLS = (UI_URL, APP_URL, API_URL, GATEWAY_URL, ADMIN_URL, *UNEXPOSED_URLS)
+USER_FACING_LISTS = ("ORIGIN_URLS",)
+USER_FACING_HOSTS = ("COOKIE_DOMAIN", "PASSKEY_RP_ID")
+# The hosted service's domain: a self-hosted deployment must not send users there.
+HOSTED_DOMAIN = "llmgateway.io"
+
+# The install beacon is sent only when TELEMETRY_ACTIVE is "true"
+# (apps/api/src/lib/beacon.ts:68), which the image sets (infra/unified.dockerfile:134).
+TELEMETRY_ACTIVE = "TELEMETRY_ACTIVE"
+
+# The gateway serves Prometheus metrics on its main port (apps/gateway/src/app.ts:306-330).
+METRICS_PATH = "/metrics"
+
+# The gateway force-closes connections this long after SIGTERM; it must stay at or below
+# the pod's grace period (apps/gateway/src/serve.ts:50-53). The chart's grace period is
+# 120 s (infra/helm/llmgateway/templates/gateway-deployment.yaml:78).
+SHUTDOWN_GRACE_PERIOD_MS = "SHUTDOWN_GRACE_PERIOD_MS"
+DEFAULT_GRACE_PERIOD_SECONDS = 120
+
+# The gateway's health check waits up to 15 s for its dependencies
+# (apps/gateway/src/app.ts:286-288); the chart's liveness timeout is 15 s to match
+# (infra/helm/llmgateway/templates/gateway-deployment.yaml:74).
+GATEWAY_LIVENESS_TIMEOUT_SECONDS = 15
