@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from compiler import __version__, tools
+from compiler.completion import SHELLS
 from compiler.console import Output
 from compiler.errors import CompilerError, ExitCode, UsageError
 from compiler.tools import DEFAULT_TIMEOUT
@@ -339,6 +340,24 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "kubectl kustomize) and its version.",
     )
     doctor.set_defaults(run=run_doctor)
+
+    completion = command(
+        "completion",
+        "print a shell completion script (bash, zsh, fish)",
+        "Print the completion script of llmgateway-compiler (the console script) for a "
+        "shell. Options taking an environment complete its names from the spec in the "
+        "current directory. Install it, for example:\n"
+        "  llmgateway-compiler completion bash > "
+        "~/.local/share/bash-completion/completions/llmgateway-compiler\n"
+        '  llmgateway-compiler completion zsh > "${fpath[1]}/_llmgateway-compiler"\n'
+        "  llmgateway-compiler completion fish > "
+        "~/.config/fish/completions/llmgateway-compiler.fish",
+    )
+    spec_argument(completion)
+    completion.add_argument("shell", nargs="?", choices=SHELLS, help="the shell")
+    # What the scripts run when Tab is pressed after --env: the spec's environments.
+    completion.add_argument("--environments", action="store_true", help=argparse.SUPPRESS)
+    completion.set_defaults(run=run_completion)
     return parser
 
 
@@ -457,6 +476,14 @@ def run_doctor(args: argparse.Namespace, output: Output) -> int:
     from compiler.kustomize import doctor_command
 
     return doctor_command(output)
+
+
+def run_completion(args: argparse.Namespace, output: Output) -> int:
+    from compiler.completion import completion_command
+
+    return completion_command(
+        output, build_parser(), args.spec, args.shell, environments=args.environments
+    )
 
 
 def main(
