@@ -94,7 +94,7 @@ MUTATION_TARGETS = {
         "tests/test_facts_table.py",
         "tests/test_boundaries.py",
     ],
-    "compiler/plan.py": ["tests/test_golden_trees.py"],
+    "compiler/plan.py": ["tests/test_golden_trees.py", "tests/test_plan_rules.py"],
     "compiler/compare.py": [
         "tests/test_redaction.py",
         "tests/test_boundaries.py",
