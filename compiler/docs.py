@@ -6,7 +6,11 @@ like every generated file.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from compiler.console import Output
 from compiler.emit import header_text
+from compiler.errors import ExitCode
 from compiler.lower import SERVICE_PORTS, hosts, lower_environment
 from compiler.spec import EnvironmentSettings, Spec
 
@@ -73,6 +77,13 @@ def environments_page(spec: Spec) -> str:
                 f"| {endpoint} | {env.scheme}://{host} | {ports[endpoint]} | {WHAT[endpoint]} "
                 f"| {access(env, endpoint)} |"
             )
+        scraped = (
+            f"Prometheus scrapes it inside the cluster (ServiceMonitor, from namespace "
+            f"`{env.monitoring.prometheus_namespace}`)"
+            if env.monitoring.service_monitor
+            else "scrape it inside the cluster (monitoring.serviceMonitor)"
+        )
+        lines += ["", f"`/metrics` on the gateway host is refused to every client; {scraped}."]
         lines += ["", "Resources:", ""]
         for resource in lower_environment(env, name):
             lines.append(f"- {resource['kind']} `{resource['metadata']['name']}`")
@@ -84,3 +95,16 @@ def environments_page(spec: Spec) -> str:
             )
         lines += ["", *diagram(env, name)]
     return "\n".join(lines) + "\n"
+
+
+def docs_command(output: Output, spec_path: str) -> int:
+    """Rewrite docs/environments.md only."""
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.write import write_tree
+
+    tree = {DOCS_PATH: plan_tree(load_spec(spec_path))[DOCS_PATH]}
+    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
+    for line in changes.lines():
+        output.say(line)
+    return ExitCode.OK

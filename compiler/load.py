@@ -110,6 +110,9 @@ def read_yaml(raw: bytes, display: str) -> tuple[Any, Positions]:
         raise fail(*deep, f"nested deeper than {MAX_DEPTH} levels")
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
+    # YAML lets an anchor be defined again (an alias takes the latest); ruamel's warning
+    # would print the spec's text on stderr, or raise where warnings are errors.
+    yaml.composer.warn_double_anchors = False
     try:
         # Composed first, checked, then constructed: what the spec cannot take (a tag,
         # a merge key, a key that is not a string) never reaches ruamel's constructors.

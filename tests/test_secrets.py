@@ -220,6 +220,7 @@ def test_check_names_the_missing_env_file_and_still_passes(
     result = run_cli("check")
     assert result.code == 0, result.out + result.err
     assert "note: overlays/prod/secret.env is missing; kubectl apply -k needs it" in result.err
+    assert "(python -m compiler secret --env prod --generate --format env > " in result.err
 
 
 # --- the leak test --------------------------------------------------------------------------

@@ -5,9 +5,13 @@ strings and numbers Python cannot read are refused at their place, never a trace
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from compiler.errors import SpecError
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.errors import Problem, SpecError
 from compiler.load import parse_spec, read_yaml
 
 HEAD = """defaults:
@@ -98,9 +102,47 @@ def test_refused_at_its_place(tail: str, expected: str) -> None:
         ("    replicas: !!int 1\n", {"replicas": 1}),
         ("    a: &n x\n    b: *n\n", {"a": "x", "b": "x"}),
         ("    replicas: " + "0" * 4299 + "1\n", {"replicas": 1}),
+        ("    a: &n x\n    b: &n y\n    c: *n\n", {"a": "x", "b": "y", "c": "y"}),
     ],
-    ids=["str-tag-on-a-word", "quoted-merge-sign", "merge-sign", "int-tag", "alias", "4300-digits"],
+    ids=[
+        "str-tag-on-a-word",
+        "quoted-merge-sign",
+        "merge-sign",
+        "int-tag",
+        "alias",
+        "4300-digits",
+        "anchor-defined-again",  # no warning either: warnings are errors in the tests
+    ],
 )
 def test_plain_yaml_still_loads(tail: str, value: dict[str, object]) -> None:
     data, _ = read_yaml((HEAD + tail).encode(), "spec.yaml")
     assert data["environments"]["prod"] == value
+
+
+def test_a_quoted_number_is_an_environment_name() -> None:
+    """`1:` is refused (a number); `"1":` is the name 1, one overlay, no collision."""
+    text = HEAD.replace("  prod:\n", '  "1": {}\n')
+    assert list(parse_spec(text.encode(), "spec.yaml").environments) == ["1"]
+
+
+# Pieces of YAML an attacker combines: tags, anchors, merge keys, directives, flow and
+# block collections, odd keys and numbers.
+PIECES = [
+    *("defaults:", "environments:", "prod:", "domain: llm.example.com", "replicas:"),
+    *("\n", "  ", " ", "- ", "? ", ": ", ",", "[", "]", "{", "}", "'", '"', "#", "|", ">"),
+    *("!x", "!!omap", "!!str", "!!int", "!!binary", "!!set", "!", "!<tag:x>", "!e!x"),
+    *("<<", "&a", "*a", "~", "1", "99999", "1.5", "true", "0x1F", "2024-01-01", "\t"),
+    *("---", "...", "%YAML 1.1\n", "%TAG !e! tag:e,2000:\n", "\\", "=", "@", "%"),
+]
+EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "20"))
+
+
+@settings(max_examples=EXAMPLES * 25, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40))
+def test_any_yaml_gives_a_spec_or_a_located_error(pieces: list[str]) -> None:
+    problems: list[Problem | None] = []
+    try:
+        parse_spec("".join(pieces).encode(), "spec.yaml")
+    except SpecError as error:  # the only failure allowed
+        problems = list(error.problems) or [None]
+    assert all(p is not None and p.line >= 1 and p.column >= 1 for p in problems)
