@@ -31,6 +31,7 @@ COMMANDS = [
     "docs",
     "import-terraform",
     "doctor",
+    "completion",
 ]
 
 
