@@ -8,6 +8,14 @@ from compiler.lower import APP, labels
 from compiler.spec import EnvironmentSettings
 
 GITOPS_DIR = "gitops"
+# Argo CD (label tracking: app.kubernetes.io/instance) and Flux (kustomize.toolkit.fluxcd.io/
+# name) write the object's name into a label of every resource they apply: 63 at most.
+MAX_LABEL_VALUE = 63
+
+
+def object_name(env_name: str) -> str:
+    """Name of the Argo CD Application or the Flux objects of one environment."""
+    return f"{APP}-{env_name}"
 
 
 def gitops_documents(env: EnvironmentSettings, name: str) -> list[dict[str, Any]]:
@@ -22,7 +30,7 @@ def gitops_documents(env: EnvironmentSettings, name: str) -> list[dict[str, Any]
                 "apiVersion": "argoproj.io/v1alpha1",
                 "kind": "Application",
                 "metadata": {
-                    "name": f"{APP}-{name}",
+                    "name": object_name(name),
                     "namespace": gitops.argocd.namespace,
                     "labels": labels(name),
                 },
@@ -46,7 +54,7 @@ def gitops_documents(env: EnvironmentSettings, name: str) -> list[dict[str, Any]
             }
         ]
     flux = gitops.flux
-    flux_metadata = {"name": f"{APP}-{name}", "namespace": flux.namespace, "labels": labels(name)}
+    flux_metadata = {"name": object_name(name), "namespace": flux.namespace, "labels": labels(name)}
     return [
         {
             "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -66,7 +74,7 @@ def gitops_documents(env: EnvironmentSettings, name: str) -> list[dict[str, Any]
                 "interval": flux.interval,
                 "path": f"./{path}",
                 "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": f"{APP}-{name}"},
+                "sourceRef": {"kind": "GitRepository", "name": object_name(name)},
             },
         },
     ]

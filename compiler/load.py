@@ -28,6 +28,7 @@ from ruamel.yaml.reader import ReaderError
 
 from compiler.errors import Problem, SpecError
 from compiler.files import FileTooLargeError, NotRegularFileError, kind_of, read_regular
+from compiler.gitops import MAX_LABEL_VALUE, object_name
 from compiler.spec import (
     EnvironmentSettings,
     Settings,
@@ -497,6 +498,14 @@ class SpecReader:
                         override,
                         defaults_findings,
                         str(name),
+                    )
+                if env.gitops is not None and len(object_name(name)) > MAX_LABEL_VALUE:
+                    self.problem(
+                        prefix,
+                        f"with gitops, this environment's {env.gitops.tool} objects are named "
+                        f"'{object_name('<name>')}', which the controller writes into a label "
+                        f"of at most {MAX_LABEL_VALUE} characters: use an environment name of "
+                        f"at most {MAX_LABEL_VALUE - len(object_name(''))} characters",
                     )
                 if len(self.problems) == before or all(p.warning for p in self.problems[before:]):
                     environments[str(name)] = env

@@ -87,3 +87,18 @@ def test_the_longest_domain_accepted_gives_hosts_kubernetes_accepts() -> None:
     ]
     assert len(set(hosts)) == 4  # the /metrics Ingress repeats the gateway's host
     assert max(len(host) for host in hosts) == 253
+
+
+@pytest.mark.parametrize("tool", ["argocd", "flux"])
+def test_the_longest_environment_name_with_gitops_fits_a_label(tool: str) -> None:
+    from compiler.gitops import gitops_documents
+
+    name = "e" * 52
+    text = SPEC.format(domain="llm.example.com", version="1.32").replace("  prod: {}", "")
+    text += (
+        f"  {name}:\n    gitops:\n      tool: {tool}\n"
+        "      repoURL: https://github.com/example/llmgateway-deploy\n"
+    )
+    env = parse_spec(text.encode(), "spec.yaml").environments[name]
+    names = {document["metadata"]["name"] for document in gitops_documents(env, name)}
+    assert {len(n) for n in names} == {63}
