@@ -7,7 +7,9 @@ like every generated file.
 from __future__ import annotations
 
 from compiler.emit import header_text
-from compiler.lower import SERVICE_PORTS, hosts, lower_environment
+from compiler.lower import lower_environment
+from compiler.lower.meta import hosts
+from compiler.lower.unified import SERVICE_PORTS
 from compiler.spec import EnvironmentSettings, Spec
 
 DOCS_PATH = "docs/environments.md"

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compiler import upstream
-from compiler.lower import APP, SELECTOR
+from compiler.lower.meta import APP, SELECTOR
 from compiler.spec import PROTECTED_ENDPOINTS, Settings
 
 NGINX = "nginx.ingress.kubernetes.io/"
