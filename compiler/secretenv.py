@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from compiler.errors import SecretFileError
+from compiler.files import FileTooLargeError, NotRegularFileError, read_regular
 from compiler.fingerprint import SECRET_ENV
 
 ENV_PREFIX = "LLMGATEWAY_"
@@ -24,6 +25,7 @@ REDACTED = "(redacted)"
 # Shorter values are not searched for in text: they would match ordinary words of the
 # manifests. Values this short are refused where we make them (AUTH_SECRET: 32).
 MIN_REDACTED = 8
+MAX_SECRET_ENV_BYTES = 1024 * 1024
 
 
 def example_text(name: str, required: Iterable[str], keys: Iterable[str]) -> str:
@@ -58,14 +60,19 @@ def check_secret_env(overlay: Path) -> None:
     """Refuse a malformed `secret.env` of a generator overlay (exit 2); no file: nothing."""
     found = example_keys(overlay)
     path = overlay / SECRET_ENV
-    if found is None or not path.exists():
+    if found is None or not os.path.lexists(path):
         return
     keys, required = found
     display = f"overlays/{overlay.name}/{SECRET_ENV}"
     try:
-        raw = path.read_bytes()
+        # Never through a link, never blocking on a FIFO (a NotRegularFileError is exit 2).
+        raw = read_regular(path, MAX_SECRET_ENV_BYTES)
+    except FileTooLargeError as exc:
+        raise SecretFileError([f"{display}: {exc.size:,} bytes; not an env file"]) from None
     except OSError as exc:
         raise SecretFileError([f"{display}: cannot read: {exc.strerror}"]) from None
+    if len(raw) > MAX_SECRET_ENV_BYTES:
+        raise SecretFileError([f"{display}: more than {MAX_SECRET_ENV_BYTES:,} bytes"])
     problems = secret_env_problems(raw, keys, required, overlay.name)
     if problems:
         raise SecretFileError([f"{display}:{line}: {message}" for line, message in problems])
@@ -138,11 +145,12 @@ def known_secret_values(root: Path, environ: Mapping[str, str]) -> list[str]:
     for entry in entries:
         path = Path(entry.path) / SECRET_ENV
         try:
-            if not entry.is_dir(follow_symlinks=False) or not path.is_file():
+            if not entry.is_dir(follow_symlinks=False):
                 continue
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError:
-            continue
+            raw = read_regular(path, MAX_SECRET_ENV_BYTES)
+        except (OSError, FileTooLargeError, NotRegularFileError):
+            continue  # absent, or refused (with its own message) where it is used
+        text = raw.decode("utf-8", errors="replace")
         for line in text.splitlines():
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):

@@ -6,6 +6,7 @@ The committed spec with prod switched to `source: generator`, as a user would.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -215,4 +216,23 @@ def test_git_error_text_is_redacted(project: Path, monkeypatch: pytest.MonkeyPat
     result = run_cli("diff", "--base", VALUE)  # git echoes the revision it cannot find
     assert result.code == 3
     assert "(redacted)" in result.err
+    assert VALUE not in result.out + result.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_diff_live_refuses_a_special_secret_env_without_reading_it(
+    generator: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    if kind == "fifo":
+        os.mkfifo(generator)
+    else:
+        (tmp_path / "outside.env").write_text(f"AUTH_SECRET={VALUE}\n")
+        generator.symlink_to(tmp_path / "outside.env")
+    calls = tmp_path / "calls"
+    stand_in(tmp_path / "bin", "kubectl", f"echo called >> {calls}\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    result = run_cli("diff", "--live", "overlays/prod")
+    assert result.code == 2
+    assert "overlays/prod/secret.env: is a" in result.err
+    assert not calls.exists()
     assert VALUE not in result.out + result.err
