@@ -35,6 +35,9 @@ LOCAL_SCHEMAS = {
         "gitrepository.source.toolkit.fluxcd.io_v1.json"
     ),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.monitoring.coreos.com_v1.json",
+    ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor.monitoring.coreos.com_v1.json",
+    ("postgresql.cnpg.io/v1", "Cluster"): "cluster.postgresql.cnpg.io_v1.json",
+    ("postgresql.cnpg.io/v1", "Pooler"): "pooler.postgresql.cnpg.io_v1.json",
 }
 
 
