@@ -33,9 +33,10 @@ def sync(session: nox.Session, *options: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (kustomize runs for real; on CI a missing one fails)."""
+    """The whole test suite on every core (kustomize runs for real; on CI a missing one
+    fails). `nox -s tests -- -n 0` runs it in one process."""
     sync(session, "--extra=test")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session

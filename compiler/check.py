@@ -1,4 +1,4 @@
-"""`check`: everything that can drift, gathered into one report (formatted by the CLI).
+"""`check` and `lint`: everything that can drift, gathered into one report, and printed.
 
 1. The generated files against what the spec compiles to (missing, unexpected, changed).
 2. Unless told not to render: what kustomize renders from each committed overlay against
@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from compiler.compare import (
     show,
     tree_drift,
 )
+from compiler.console import Output
 from compiler.emit import scalar
-from compiler.errors import ExternalError
+from compiler.errors import ExitCode, ExternalError, UsageError
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path
 from compiler.journal import leftovers
@@ -290,3 +292,93 @@ def spec_setting(kind: str, resource: Any, path: str, value: Any) -> tuple[str, 
         if prefix is not None and value.startswith(prefix) and len(value) > len(prefix):
             return "domain", value[len(prefix) :]
     return None
+
+
+def check_command(output: Output, spec_path: str, *, render: bool, fmt: str) -> int:
+    """`check`: every kind of drift, as text or JSON; exit 1 when anything drifted."""
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+
+    spec = load_spec(spec_path)
+    report = check(spec, plan_tree(spec), Path("."), render=render)
+    if fmt == "json":
+        output.say(json.dumps(report.as_json(), indent=2, default=str))
+        return ExitCode.DIFFERENCES if report.failed else ExitCode.OK
+    for note in report.notes:
+        output.note(f"note: {note}")
+    if report.files:
+        count = len(report.files)
+        files = "1 generated file differs" if count == 1 else f"{count} generated files differ"
+        output.say(f"drift: {files} from what {spec_path} compiles to (committed -> from spec):")
+        for item in report.files:
+            state = {"missing": "unexpected", "unexpected": "missing"}.get(item.state, item.state)
+            output.say(f"  {output.paint(f'{state:<10}', 'red')} {item.path}")
+            for line in item.details:
+                output.say(f"               {line}")
+        if report.effects:
+            output.say("hand edits, by their effect on the rendered resources:")
+            for effect in report.effects:
+                output.say(f"  {effect.environment}: {effect.describe()}")
+                if effect.keep:
+                    output.say(f"      to keep it: set {effect.keep} in {spec_path}")
+        if report.hand_edited:
+            output.say(
+                "fix: python -m compiler compile (it reverts the hand edits; to keep one, "
+                "set it in the spec first)"
+            )
+        else:
+            output.say("fix: python -m compiler compile")
+    if report.golden:
+        output.say("golden: what kustomize renders differs from tests/golden/:")
+        for golden in report.golden:
+            suffix = {
+                "changed": " (golden -> rendered now)",
+                "unexpected": " (no such environment)",
+            }.get(golden.state, "")
+            output.say(f"  {output.paint(f'{golden.state:<10}', 'red')} {golden.path}{suffix}")
+            for line in golden.changes:
+                output.say(f"               {line}")
+        output.say("fix: review the change, then python -m compiler snapshot")
+    for finding in report.findings:
+        output.finding(finding.render(), finding.severity)
+    if any(f.severity == "error" for f in report.findings):
+        output.say("lint: the rendered manifests fail validation (findings on stderr)")
+    for problem in report.secrets:
+        output.say(f"{output.paint('secret:', 'red')} {problem}")
+    if report.failed:
+        return ExitCode.DIFFERENCES
+    output.say(
+        f"{spec_path}: base/ and overlays/ are up to date"
+        + ("; rendered manifests match tests/golden/ and pass lint" if report.rendered else "")
+    )
+    return ExitCode.OK
+
+
+def lint_command(
+    output: Output, spec_path: str, names: list[str], *, strict: bool, fmt: str
+) -> int:
+    """`lint`: render the overlays (every enabled one when ``names`` is empty), validate
+    them; errors (and with ``strict`` warnings) exit 1."""
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+    from compiler.render import render as render_overlays
+
+    spec = load_spec(spec_path)
+    enabled = dict(spec.enabled())
+    names = names or list(enabled)
+    for name in names:
+        if name not in enabled:
+            raise UsageError(f"no enabled environment {name!r} in {spec_path}")
+    rendered = render_overlays(find_kustomize(), [Path("overlays", n) for n in names])
+    findings = lint_all(spec, names, rendered)
+    failing = [f for f in findings if f.severity == "error" or strict]
+    if fmt == "json":
+        document = {"ok": not failing, "findings": [f.__dict__ for f in findings]}
+        output.say(json.dumps(document, indent=2))
+        return ExitCode.DIFFERENCES if failing else ExitCode.OK
+    for found in findings:
+        output.finding(found.render(), found.severity)
+    if failing:
+        return ExitCode.DIFFERENCES
+    output.say(f"lint: {', '.join(names)}: schemas and policy pass")
+    return ExitCode.OK

@@ -1,24 +1,27 @@
-"""Command line: parse arguments, call the stages, map exceptions to exit codes.
+"""Command line: declare the arguments, call one function per command, map exceptions
+to exit codes.
 
-Nothing else in the package prints or exits. Exit codes (errors.ExitCode):
-0 success, 1 drift or differences found, 2 invalid spec or usage, 3 external tool or
-filesystem failure.
+Each command's work is a function in the module of its stage (`check.check_command`,
+`build.build_command`, ...), called with plain values and the run's one Output
+(`compiler.console`), the only way anything reaches a stream. Nothing else exits.
+Exit codes (errors.ExitCode): 0 success, 1 drift or differences found, 2 invalid spec
+or usage, 3 external tool or filesystem failure.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from compiler import __version__, tools
 from compiler.completion import SHELLS
-from compiler.errors import CompilerError, ExitCode, Problem, UsageError
+from compiler.console import Output
+from compiler.errors import CompilerError, ExitCode, UsageError
 from compiler.tools import DEFAULT_TIMEOUT
 
 EXIT_CODES_HELP = """exit codes:
@@ -27,59 +30,6 @@ EXIT_CODES_HELP = """exit codes:
   2  invalid spec or usage
   3  an external tool (kustomize, git) or the filesystem failed
 """
-
-
-COLOURS = {"red": "31", "green": "32", "yellow": "33", "bold": "1"}
-
-
-def painted(text: str, colour: str | None, on: bool) -> str:
-    return f"\033[{COLOURS[colour]}m{text}\033[0m" if on and colour else text
-
-
-class Output:
-    """Where commands write: results to stdout, diagnostics to stderr.
-
-    Colour is decided per stream: `lint 2>log` on a terminal colours stdout only.
-    """
-
-    def __init__(self, out: TextIO, err: TextIO, colour: bool = False) -> None:
-        self.out = out
-        self.err = err
-        self.out_colour = colour
-        self.err_colour = colour
-        # Every known secret value is hidden from what we print (secretenv.redact_text);
-        # only `secret` writes a value, to stdout, bypassing it.
-        self.secrets: list[str] = []
-
-    def choose_colour(self, mode: str, environ: Mapping[str, str]) -> None:
-        """--color: always, never, or auto (a terminal, and NO_COLOR unset), per stream."""
-        for stream, attribute in ((self.out, "out_colour"), (self.err, "err_colour")):
-            if mode == "auto":
-                setattr(self, attribute, stream.isatty() and not environ.get("NO_COLOR"))
-            else:
-                setattr(self, attribute, mode == "always")
-
-    def paint(self, text: str, colour: str) -> str:
-        """Text for stdout, coloured when stdout is."""
-        return painted(text, colour, self.out_colour)
-
-    def redact(self, text: str) -> str:
-        from compiler.secretenv import redact_text
-
-        return redact_text(text, self.secrets) if self.secrets else text
-
-    def say(self, text: str = "") -> None:
-        print(self.redact(text), file=self.out)
-
-    def note(self, text: str, colour: str | None = None) -> None:
-        print(painted(self.redact(text), colour, self.err_colour), file=self.err)
-
-    def write(self, text: str) -> None:
-        """Results as they are (no newline added), redacted like every line."""
-        self.out.write(self.redact(text))
-
-    def finding(self, line: str, severity: str) -> None:
-        self.note(line, "red" if severity == "error" else "yellow")
 
 
 Command = Callable[[argparse.Namespace, Output], int]
@@ -411,99 +361,9 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     return parser
 
 
-def print_warnings(warnings: Sequence[Problem], output: Output) -> None:
-    for warning in warnings:
-        output.note(warning.render(), "yellow")
-
-
-def run_validate(args: argparse.Namespace, output: Output) -> int:
-    from compiler.load import load_spec
-    from compiler.lower import hosts
-
-    spec = load_spec(args.spec, strict=args.strict)
-    print_warnings(spec.warnings, output)
-    enabled = list(spec.enabled())
-    output.say(f"{args.spec}: valid, {len(enabled)} environment{'s' if len(enabled) != 1 else ''}")
-    for name, env in spec.environments.items():
-        if not env.enabled:
-            output.say(f"  {name}: disabled")
-            continue
-        database = "embedded database" if env.database.mode == "embedded" else "external database"
-        storage = (
-            f", {env.access_mode} {env.storage.size}" if env.database.mode == "embedded" else ""
-        )
-        output.say(
-            f"  {name}: namespace {env.namespace}, {env.replicas} "
-            f"replica{'s' if env.replicas != 1 else ''}, {database}{storage}, "
-            f"image tag {env.image.tag}"
-        )
-        output.say(f"    hosts: {', '.join(f'{env.scheme}://{h}' for h in hosts(env).values())}")
-    return ExitCode.OK
-
-
-def run_schema(args: argparse.Namespace, output: Output) -> int:
-    from compiler.schema import render_schema
-
-    text = render_schema()
-    if args.output == "-":
-        output.out.write(text)
-        return ExitCode.OK
-    from compiler.write import write_file
-
-    written = write_file(Path(args.output), text)
-    output.say(f"  written {args.output}" if written else f"unchanged {args.output}")
-    return ExitCode.OK
-
-
-def run_compile(args: argparse.Namespace, output: Output) -> int:
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
-    from compiler.write import write_tree
-
-    spec = load_spec(args.spec)
-    print_warnings(spec.warnings, output)
-    changes = write_tree(Path(), plan_tree(spec))
-    for line in changes.lines():
-        if args.quiet and line.lstrip().startswith("unchanged"):
-            continue
-        output.say(line)
-    from compiler.secretignore import IGNORE_RULE, ensure_ignore_rule, left_behind
-
-    if ensure_ignore_rule(Path(), spec):
-        output.say(f"  updated .gitignore (added {IGNORE_RULE}: secret.env stays out of git)")
-    for stray in left_behind(Path(), spec):
-        output.note(f"warning: {stray.warning()}", "yellow")
-    counts = (
-        f"{len(changes.created)} created, {len(changes.updated)} updated, "
-        f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged"
-    )
-    output.say(counts)
-    from compiler.golden import snapshot_note, stale_goldens
-
-    note = snapshot_note(
-        stale_goldens(
-            changes.created + changes.updated + changes.deleted,
-            [name for name, _ in spec.enabled()],
-        )
-    )
-    if note:
-        output.note(note)
-    return ExitCode.OK
-
-
-def run_set(args: argparse.Namespace, output: Output) -> int:
-    from compiler.setfield import field_path, set_field
-
-    edit = set_field(args.spec, field_path(args.field, args.env), args.value)
-    before = edit.old if edit.old is not None else "(not set)"
-    output.say(f"set {edit.path}: {before} -> {edit.new} in {args.spec}")
-    args.quiet = True
-    return run_compile(args, output)
-
-
 def overlay_name(argument: str) -> str:
     """`prod` from `overlays/prod` (relative to the project root)."""
-    parts = Path(argument).parts
+    parts = Path(argument.rstrip("/")).parts
     if len(parts) != 2 or parts[0] != "overlays":
         raise UsageError(
             f"{argument!r} is not an overlay directory; expected overlays/<environment>"
@@ -511,337 +371,98 @@ def overlay_name(argument: str) -> str:
     return parts[1]
 
 
+# One function per command: the stage module's command, called with plain values.
+
+
+def run_validate(args: argparse.Namespace, output: Output) -> int:
+    from compiler.validate import validate_command
+
+    return validate_command(output, args.spec, strict=args.strict)
+
+
+def run_schema(args: argparse.Namespace, output: Output) -> int:
+    from compiler.schema import schema_command
+
+    return schema_command(output, args.output)
+
+
+def run_compile(args: argparse.Namespace, output: Output) -> int:
+    from compiler.compile import compile_command
+
+    return compile_command(output, args.spec, quiet=args.quiet)
+
+
+def run_set(args: argparse.Namespace, output: Output) -> int:
+    from compiler.setfield import set_command
+
+    return set_command(output, args.spec, args.field, args.env, args.value)
+
+
 def run_build(args: argparse.Namespace, output: Output) -> int:
-    from compiler.fingerprint import Cache, inputs_digest, is_current, sha256
-    from compiler.kustomize import find_kustomize
-    from compiler.render import redact, render
+    from compiler.build import build_command
 
-    names = [overlay_name(a.rstrip("/")) for a in args.overlays]
-    root = Path(".")
-    spec = None
-    # The fingerprint says whether the overlays are current without loading the spec;
-    # only when it cannot is the spec compiled and compared, which names what drifted.
-    if not is_current(root, Path(args.spec), names):
-        spec = stale_build_check(args, names, output)
-        if spec is None:
-            return ExitCode.DIFFERENCES
-    kustomize = find_kustomize()
-    cache = Cache(root)
-    overlays = [Path("overlays", n) for n in names]
-    keys = [inputs_digest(o, kustomize.build_command) for o in overlays]
-    cached = [cache.get("render", k) if k else None for k in keys]
-    todo = [i for i, text in enumerate(cached) if text is None]
-    # The real secret.env of a secretGenerator is read here, and its values hidden.
-    for index, text in zip(
-        todo, render(kustomize, [overlays[i] for i in todo], real_secrets=True), strict=True
-    ):
-        cached[index] = text
-        key = keys[index]
-        if key is not None:
-            cache.put("render", key, text)
-    rendered = [redact(text or "") for text in cached]
-    if not args.no_validate:
-        spec_bytes = Path(args.spec).read_bytes()
-        lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
-        found = cache.get_json("lint", lint_key)
-        if not isinstance(found, list) or not all(
-            isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
-            for i in found
-        ):
-            from compiler.check import lint_all
-            from compiler.load import load_spec
-
-            spec = spec or load_spec(args.spec)
-            found = [
-                {"line": f.render(), "severity": f.severity}
-                for f in lint_all(spec, names, rendered)
-            ]
-            cache.put("lint", lint_key, json.dumps(found))
-        for item in found:
-            output.finding(item["line"], item["severity"])
-        if any(item["severity"] == "error" for item in found):
-            output.note(
-                "error: the rendered manifests fail validation (see above); --no-validate skips it"
-            )
-            return ExitCode.DIFFERENCES
-    text = "---\n".join(r if r.endswith("\n") or not r else r + "\n" for r in rendered)
-    if args.output:
-        from compiler.write import write_file
-
-        write_file(Path(args.output), output.redact(text))
-    else:
-        output.write(text)
-    return ExitCode.OK
-
-
-def stale_build_check(args: argparse.Namespace, names: list[str], output: Output) -> Any:
-    """Load the spec, check the environments exist and the overlays are current.
-
-    Returns the spec, or None after reporting that the generated files are stale.
-    """
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
-    from compiler.write import diff_tree
-
-    spec = load_spec(args.spec)
-    enabled = dict(spec.enabled())
-    for name in names:
-        if name not in spec.environments:
-            known = ", ".join(enabled) or "none"
-            raise UsageError(f"no environment {name!r} in {args.spec} (environments: {known})")
-        if name not in enabled:
-            raise UsageError(f"environment {name!r} is disabled in {args.spec}; it has no overlay")
-    changes = diff_tree(Path("."), plan_tree(spec))
-    stale = [
-        path
-        for path in changes.created + changes.updated + changes.deleted
-        if path.startswith("base/") or any(path.startswith(f"overlays/{n}/") for n in names)
-    ]
-    if not stale:
-        return spec
-    output.note("error: the generated files do not match the spec:")
-    for path in sorted(stale):
-        output.note(f"  {path}")
-    output.note("run: python -m compiler compile")
-    return None
+    names = [overlay_name(a) for a in args.overlays]
+    return build_command(
+        output, args.spec, names, target=args.output, validate=not args.no_validate
+    )
 
 
 def run_check(args: argparse.Namespace, output: Output) -> int:
-    from compiler.check import check
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
+    from compiler.check import check_command
 
-    spec = load_spec(args.spec)
-    report = check(spec, plan_tree(spec), Path("."), render=not args.no_render)
-    if args.output == "json":
-        output.say(json.dumps(report.as_json(), indent=2, default=str))
-        return ExitCode.DIFFERENCES if report.failed else ExitCode.OK
-    for note in report.notes:
-        output.note(f"note: {note}")
-    if report.files:
-        count = len(report.files)
-        files = "1 generated file differs" if count == 1 else f"{count} generated files differ"
-        output.say(f"drift: {files} from what {args.spec} compiles to (committed -> from spec):")
-        for item in report.files:
-            state = {"missing": "unexpected", "unexpected": "missing"}.get(item.state, item.state)
-            output.say(f"  {output.paint(f'{state:<10}', 'red')} {item.path}")
-            for line in item.details:
-                output.say(f"               {line}")
-        if report.effects:
-            output.say("hand edits, by their effect on the rendered resources:")
-            for effect in report.effects:
-                output.say(f"  {effect.environment}: {effect.describe()}")
-                if effect.keep:
-                    output.say(f"      to keep it: set {effect.keep} in {args.spec}")
-        if report.hand_edited:
-            output.say(
-                "fix: python -m compiler compile (it reverts the hand edits; to keep one, "
-                "set it in the spec first)"
-            )
-        else:
-            output.say("fix: python -m compiler compile")
-    if report.golden:
-        output.say("golden: what kustomize renders differs from tests/golden/:")
-        for golden in report.golden:
-            suffix = {
-                "changed": " (golden -> rendered now)",
-                "unexpected": " (no such environment)",
-            }.get(golden.state, "")
-            output.say(f"  {output.paint(f'{golden.state:<10}', 'red')} {golden.path}{suffix}")
-            for line in golden.changes:
-                output.say(f"               {line}")
-        output.say("fix: review the change, then python -m compiler snapshot")
-    for finding in report.findings:
-        output.finding(finding.render(), finding.severity)
-    if any(f.severity == "error" for f in report.findings):
-        output.say("lint: the rendered manifests fail validation (findings on stderr)")
-    for problem in report.secrets:
-        output.say(f"{output.paint('secret:', 'red')} {problem}")
-    if report.failed:
-        return ExitCode.DIFFERENCES
-    output.say(
-        f"{args.spec}: base/ and overlays/ are up to date"
-        + ("; rendered manifests match tests/golden/ and pass lint" if report.rendered else "")
-    )
-    return ExitCode.OK
+    return check_command(output, args.spec, render=not args.no_render, fmt=args.output)
 
 
 def run_snapshot(args: argparse.Namespace, output: Output) -> int:
-    from compiler.check import file_drift
-    from compiler.golden import write_goldens
-    from compiler.kustomize import find_kustomize
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
+    from compiler.golden import snapshot_command
 
-    spec = load_spec(args.spec)
-    tree = plan_tree(spec)
-    root = Path(".")
-    if file_drift(root, tree):
-        output.note(
-            "error: the generated files do not match the spec; run: python -m compiler compile"
-        )
-        return ExitCode.DIFFERENCES
-    names = [name for name, _ in spec.enabled()]
-    from compiler.render import render
-
-    rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-    for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
-        output.say(line)
-    return ExitCode.OK
+    return snapshot_command(output, args.spec)
 
 
 def run_diff(args: argparse.Namespace, output: Output) -> int:
-    import tempfile
-
-    from compiler import git
-    from compiler.compare import load_documents
-    from compiler.kustomize import find_kustomize
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
-    from compiler.render import render
-    from compiler.review import diff_environments, to_json, to_markdown, to_text
+    from compiler.review import diff_command, live_diff_command
 
     if args.live:
-        return run_live_diff(args, output)
-    spec = load_spec(args.spec)
-    tree = plan_tree(spec)
-    revision = args.base or git.default_base()
-    short = git.short_revision(revision)
-    if args.base:
-        label = f"{args.base} ({short})"
-    elif revision == "HEAD":
-        label = f"HEAD ({short})"
-    else:
-        label = f"merge base with origin/main ({short})"
-    kustomize = find_kustomize()
-    old_names = git.overlay_names(revision)
-    new_names = [name for name, _ in spec.enabled()]
-    wanted = set(old_names) | set(new_names)
-    if args.env:
-        unknown = sorted(set(args.env) - wanted)
-        if unknown:
-            raise UsageError(
-                f"no environment {', '.join(unknown)} at {revision} or in {args.spec} "
-                f"(environments: {', '.join(sorted(wanted)) or 'none'})"
-            )
-        wanted = set(args.env)
-    # Only base/ and the overlays compared are exported and written.
-    scopes = ("base", *(f"overlays/{n}" for n in sorted(wanted)))
-    prefixes = tuple(f"{scope}/" for scope in scopes)
-    with tempfile.TemporaryDirectory(prefix="llmgw-diff-") as scratch:
-        old_root = Path(scratch) / "ref"
-        new_root = Path(scratch) / "work"
-        git.export_tree(revision, old_root, paths=scopes)
-        for rel, data in tree.items():
-            if not rel.startswith(prefixes):
-                continue
-            path = new_root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        old_dirs = [n for n in old_names if n in wanted]
-        new_dirs = [n for n in new_names if n in wanted]
-        rendered = render(
-            kustomize,
-            [old_root / "overlays" / n for n in old_dirs]
-            + [new_root / "overlays" / n for n in new_dirs],
-        )
-    old = {n: load_documents(t) for n, t in zip(old_dirs, rendered[: len(old_dirs)], strict=True)}
-    new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
-    review = diff_environments(label, old, new)
-    if args.format == "text":
-        output.write(to_text(review, output.paint))
-    else:
-        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
-    if args.fail_on == "risky":
-        return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
-    return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
-
-
-def lint_rendered(
-    spec: Any, names: Sequence[str], rendered: Sequence[str], output: Output, *, strict: bool
-) -> bool:
-    """Lint rendered environments, print the findings to stderr; True when they pass."""
-    from compiler.check import lint_all
-
-    findings = lint_all(spec, list(names), list(rendered))
-    for found in findings:
-        output.finding(found.render(), found.severity)
-    return not any(f.severity == "error" or strict for f in findings)
+        if args.base or args.env:
+            raise UsageError("--live compares one overlay with the cluster; drop --base and --env")
+        name = overlay_name(args.live)
+        return live_diff_command(output, name, fmt=args.format, fail_on=args.fail_on)
+    return diff_command(
+        output,
+        args.spec,
+        base=args.base,
+        environments=args.env,
+        fmt=args.format,
+        fail_on=args.fail_on,
+    )
 
 
 def run_lint(args: argparse.Namespace, output: Output) -> int:
-    from compiler.check import lint_all
-    from compiler.kustomize import find_kustomize
-    from compiler.load import load_spec
-    from compiler.render import render
+    from compiler.check import lint_command
 
-    spec = load_spec(args.spec)
-    enabled = dict(spec.enabled())
-    names = [overlay_name(a.rstrip("/")) for a in args.overlays] or list(enabled)
-    for name in names:
-        if name not in enabled:
-            raise UsageError(f"no enabled environment {name!r} in {args.spec}")
-    rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
-    if args.output == "json":
-        findings = lint_all(spec, names, rendered)
-        failing = [f for f in findings if f.severity == "error" or args.strict]
-        document = {"ok": not failing, "findings": [f.__dict__ for f in findings]}
-        output.say(json.dumps(document, indent=2))
-        return ExitCode.DIFFERENCES if failing else ExitCode.OK
-    if not lint_rendered(spec, names, rendered, output, strict=args.strict):
-        return ExitCode.DIFFERENCES
-    output.say(f"lint: {', '.join(names)}: schemas and policy pass")
-    return ExitCode.OK
+    names = [overlay_name(a) for a in args.overlays]
+    return lint_command(output, args.spec, names, strict=args.strict, fmt=args.output)
 
 
 def run_secret(args: argparse.Namespace, output: Output) -> int:
-    from compiler.load import load_spec
-    from compiler.secret import secret_env_file, secret_manifest, secret_values
+    from compiler.secret import secret_command
 
-    spec = load_spec(args.spec)
-    env = spec.environments.get(args.env)
-    if env is None:
-        raise UsageError(f"no environment {args.env!r} in {args.spec}")
-    if env.auth_secret.source == "external-secrets":
-        raise UsageError(
-            f"environment {args.env!r} takes its Secret from the External Secrets Operator; "
-            "put the values in the store instead"
-        )
-    values = secret_values(env, os.environ, generate=args.generate)
-    if env.auth_secret.source == "generator" and args.format == "yaml":
-        # kustomize's secretGenerator reads overlays/<env>/secret.env, not a manifest.
-        output.note(
-            f"warning: environment {args.env!r} makes its Secret with a secretGenerator, "
-            "which does not use this YAML manifest; write its env file instead: "
-            f"python -m compiler secret --env {args.env}"
-            + (" --generate" if args.generate else "")
-            + f" --format env > overlays/{args.env}/secret.env",
-            "yellow",
-        )
-    if args.format == "env":
-        output.out.write(secret_env_file(values))
-    else:
-        output.out.write(secret_manifest(env, values))
-    return ExitCode.OK
+    return secret_command(
+        output, args.spec, args.env, generate=args.generate, fmt=args.format, environ=os.environ
+    )
 
 
 def run_docs(args: argparse.Namespace, output: Output) -> int:
-    from compiler.docs import DOCS_PATH
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
-    from compiler.write import write_tree
+    from compiler.docs import docs_command
 
-    tree = {DOCS_PATH: plan_tree(load_spec(args.spec))[DOCS_PATH]}
-    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
-    for line in changes.lines():
-        output.say(line)
-    return ExitCode.OK
+    return docs_command(output, args.spec)
 
 
 def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
-    from compiler.terraform import import_terraform
+    from compiler.terraform import import_terraform_command
 
-    result = import_terraform(
+    return import_terraform_command(
+        output,
         args.tfvars,
         args.env_name,
         args.namespace,
@@ -849,69 +470,20 @@ def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
         force=args.force,
         environ=os.environ,
     )
-    for path in result.written:
-        output.say(f"  written {path}")
-    for risk in result.imported.risks:
-        output.note(f"warning: {risk}", "yellow")
-    spec = "" if args.output == "spec/llmgateway.yaml" else f" --spec {args.output}"
-    output.say(f"next: python -m compiler compile{spec}   (writes base/ and overlays/)")
-    output.say(
-        f"      python -m compiler snapshot{spec}  (after review: the rendered manifests "
-        "in tests/golden/)"
-    )
-    hint = (
-        "the value given to llmgateway_auth_secret was not copied; "
-        if result.imported.secret_given
-        else ""
-    )
-    output.note(
-        f"note: {hint}create the Secret outside git, keeping the module's AUTH_SECRET and "
-        "generating the GATEWAY_API_KEY_HASH_SECRET the app also needs: "
-        f"LLMGATEWAY_AUTH_SECRET=<the value> python -m compiler secret --env {args.env_name} "
-        "--generate | kubectl apply -f -"
-    )
-    return ExitCode.OK
-
-
-def run_live_diff(args: argparse.Namespace, output: Output) -> int:
-    from compiler.live import live_diff
-    from compiler.review import diff_environments, to_json, to_markdown, to_text
-
-    if args.base or args.env:
-        raise UsageError("--live compares one overlay with the cluster; drop --base and --env")
-    name = overlay_name(args.live.rstrip("/"))
-    live, merged = live_diff(Path("overlays", name))
-    review = diff_environments(
-        "the cluster (kubectl diff --server-side)", {name: live}, {name: merged}
-    )
-    if args.format == "text":
-        output.write(to_text(review, output.paint))
-    else:
-        output.write(to_markdown(review) if args.format == "markdown" else to_json(review))
-    if args.fail_on == "risky":
-        return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
-    return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK
 
 
 def run_doctor(args: argparse.Namespace, output: Output) -> int:
-    from compiler.kustomize import find_kustomize
+    from compiler.kustomize import doctor_command
 
-    kustomize = find_kustomize()
-    output.say(f"kustomize: {kustomize.describe()}")
-    output.say(f"version: {kustomize.version()}")
-    return ExitCode.OK
+    return doctor_command(output)
 
 
 def run_completion(args: argparse.Namespace, output: Output) -> int:
-    from compiler.completion import completion_script, environment_names
+    from compiler.completion import completion_command
 
-    if args.environments:
-        output.out.write("".join(f"{name}\n" for name in environment_names(args.spec)))
-    elif args.shell is None:
-        raise UsageError(f"completion: name a shell ({', '.join(SHELLS)})")
-    else:
-        output.out.write(completion_script(build_parser(), args.shell))
-    return ExitCode.OK
+    return completion_command(
+        output, build_parser(), args.spec, args.shell, environments=args.environments
+    )
 
 
 def main(

@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from compiler.console import Output
+from compiler.errors import ExitCode, UsageError
+
 SHELLS = ("bash", "zsh", "fish")
 # The scripts complete the console script: a shell completes a command by its first word,
 # and `python -m compiler` begins with `python`.
@@ -58,3 +61,22 @@ def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
             action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
     script: str = shtab.complete(parser, shell=shell)
     return script
+
+
+def completion_command(
+    output: Output,
+    parser: argparse.ArgumentParser,
+    spec_path: str,
+    shell: str | None,
+    *,
+    environments: bool,
+) -> int:
+    """`completion`: the script for ``shell`` from the CLI's parser, or (what the scripts
+    run on Tab after --env) the spec's environment names."""
+    if environments:
+        output.write("".join(f"{name}\n" for name in environment_names(spec_path)))
+    elif shell is None:
+        raise UsageError(f"completion: name a shell ({', '.join(SHELLS)})")
+    else:
+        output.write(completion_script(parser, shell))
+    return ExitCode.OK

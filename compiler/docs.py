@@ -6,7 +6,11 @@ like every generated file.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from compiler.console import Output
 from compiler.emit import header_text
+from compiler.errors import ExitCode
 from compiler.lower import lower_environment
 from compiler.lower.meta import hosts
 from compiler.lower.unified import SERVICE_PORTS
@@ -93,3 +97,16 @@ def environments_page(spec: Spec) -> str:
             )
         lines += ["", *diagram(env, name)]
     return "\n".join(lines) + "\n"
+
+
+def docs_command(output: Output, spec_path: str) -> int:
+    """Rewrite docs/environments.md only."""
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.write import write_tree
+
+    tree = {DOCS_PATH: plan_tree(load_spec(spec_path))[DOCS_PATH]}
+    changes = write_tree(Path("."), tree, only_planned=True)  # only the page itself
+    for line in changes.lines():
+        output.say(line)
+    return ExitCode.OK

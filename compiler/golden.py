@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from compiler.console import Output
 from compiler.emit import HEADER_MARK
-from compiler.errors import UsageError, WriteError
+from compiler.errors import ExitCode, UsageError, WriteError
 from compiler.files import NotRegularFileError, read_regular, special_file
 from compiler.write import first_link, write_file
 
@@ -102,3 +103,26 @@ def snapshot_note(environments: list[str]) -> str | None:
         f"{'s' if len(environments) == 1 else ''}; review it (python -m compiler diff), "
         "then update the golden manifests: python -m compiler snapshot"
     )
+
+
+def snapshot_command(output: Output, spec_path: str) -> int:
+    """Render every enabled overlay and write its golden file; refuse a stale tree."""
+    from compiler.check import file_drift
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.render import render
+
+    spec = load_spec(spec_path)
+    tree = plan_tree(spec)
+    root = Path(".")
+    if file_drift(root, tree):
+        output.note(
+            "error: the generated files do not match the spec; run: python -m compiler compile"
+        )
+        return ExitCode.DIFFERENCES
+    names = [name for name, _ in spec.enabled()]
+    rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
+    for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
+        output.say(line)
+    return ExitCode.OK

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compiler.errors import ExternalError, KustomizeError
+from compiler.console import Output
+from compiler.errors import ExitCode, ExternalError, KustomizeError
 from compiler.tools import run_tool, stop_all_tools
 
 INSTALL_HINT = (
@@ -181,3 +182,11 @@ def output_problem(text: str) -> str | None:
     except yaml.YAMLError as exc:
         return f"invalid YAML ({str(exc).strip() or type(exc).__name__})"
     return None
+
+
+def doctor_command(output: Output) -> int:
+    """`doctor`: which kustomize runs, and its version."""
+    kustomize = find_kustomize()
+    output.say(f"kustomize: {kustomize.describe()}")
+    output.say(f"version: {kustomize.version()}")
+    return ExitCode.OK

@@ -22,6 +22,8 @@ from compiler.compare import (
     quantity_bytes,
     show,
 )
+from compiler.console import Output
+from compiler.errors import ExitCode, UsageError
 
 MARKDOWN_LIMIT = 65_000
 
@@ -576,3 +578,97 @@ def plain(value: Any) -> Any:
     from compiler.compare import unkeyed
 
     return unkeyed(value)
+
+
+# --- the commands -----------------------------------------------------------------------
+
+
+def diff_command(
+    output: Output,
+    spec_path: str,
+    *,
+    base: str | None,
+    environments: list[str] | None,
+    fmt: str,
+    fail_on: str,
+) -> int:
+    """`diff`: the overlays committed at ``base`` against what the spec compiles to."""
+    import tempfile
+    from pathlib import Path
+
+    from compiler import git
+    from compiler.compare import load_documents
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.render import render
+
+    spec = load_spec(spec_path)
+    tree = plan_tree(spec)
+    revision = base or git.default_base()
+    short = git.short_revision(revision)
+    if base:
+        label = f"{base} ({short})"
+    elif revision == "HEAD":
+        label = f"HEAD ({short})"
+    else:
+        label = f"merge base with origin/main ({short})"
+    kustomize = find_kustomize()
+    old_names = git.overlay_names(revision)
+    new_names = [name for name, _ in spec.enabled()]
+    wanted = set(old_names) | set(new_names)
+    if environments:
+        unknown = sorted(set(environments) - wanted)
+        if unknown:
+            raise UsageError(
+                f"no environment {', '.join(unknown)} at {revision} or in {spec_path} "
+                f"(environments: {', '.join(sorted(wanted)) or 'none'})"
+            )
+        wanted = set(environments)
+    # Only base/ and the overlays compared are exported and written.
+    scopes = ("base", *(f"overlays/{n}" for n in sorted(wanted)))
+    prefixes = tuple(f"{scope}/" for scope in scopes)
+    with tempfile.TemporaryDirectory(prefix="llmgw-diff-") as scratch:
+        old_root = Path(scratch) / "ref"
+        new_root = Path(scratch) / "work"
+        git.export_tree(revision, old_root, paths=scopes)
+        for rel, data in tree.items():
+            if not rel.startswith(prefixes):
+                continue
+            path = new_root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        old_dirs = [n for n in old_names if n in wanted]
+        new_dirs = [n for n in new_names if n in wanted]
+        rendered = render(
+            kustomize,
+            [old_root / "overlays" / n for n in old_dirs]
+            + [new_root / "overlays" / n for n in new_dirs],
+        )
+    old = {n: load_documents(t) for n, t in zip(old_dirs, rendered[: len(old_dirs)], strict=True)}
+    new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
+    return print_review(output, diff_environments(label, old, new), fmt, fail_on)
+
+
+def live_diff_command(output: Output, environment: str, *, fmt: str, fail_on: str) -> int:
+    """`diff --live`: what applying overlays/<environment> would change in the cluster."""
+    from pathlib import Path
+
+    from compiler.live import live_diff
+
+    live, merged = live_diff(Path("overlays", environment))
+    review = diff_environments(
+        "the cluster (kubectl diff --server-side)", {environment: live}, {environment: merged}
+    )
+    return print_review(output, review, fmt, fail_on)
+
+
+def print_review(output: Output, review: Review, fmt: str, fail_on: str) -> int:
+    """The review in the format asked for; exit 1 on any difference, or only a risky one."""
+    if fmt == "text":
+        output.write(to_text(review, output.paint))
+    else:
+        output.write(to_markdown(review) if fmt == "markdown" else to_json(review))
+    if fail_on == "risky":
+        return ExitCode.DIFFERENCES if review.risks else ExitCode.OK
+    return ExitCode.DIFFERENCES if review.has_differences else ExitCode.OK

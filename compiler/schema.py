@@ -11,6 +11,8 @@ import copy
 import json
 from typing import Any
 
+from compiler.console import Output
+from compiler.errors import ExitCode
 from compiler.spec import SpecFile
 
 SCHEMA_PATH = "spec/llmgateway.schema.json"
@@ -68,3 +70,18 @@ def partial(definition: dict[str, Any]) -> dict[str, Any]:
 def render_schema() -> str:
     """The schema as the bytes-stable text committed to the repository."""
     return json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_command(output: Output, target: str) -> int:
+    """`schema`: write the JSON Schema to ``target`` ('-': stdout), only when it changed."""
+    from pathlib import Path
+
+    from compiler.write import write_file
+
+    text = render_schema()
+    if target == "-":
+        output.write(text)
+        return ExitCode.OK
+    written = write_file(Path(target), text)
+    output.say(f"  written {target}" if written else f"unchanged {target}")
+    return ExitCode.OK

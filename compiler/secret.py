@@ -1,8 +1,8 @@
 """Make the Secret an `existing` or `generator` environment needs, from the environment.
 
 Values come from environment variables (`LLMGATEWAY_<KEY>`) or, with `generate`, from
-the operating system's random source; they are returned to the CLI, which prints them to
-stdout only. Nothing here writes a file.
+the operating system's random source; `secret_command` prints them to stdout only.
+Nothing here writes a file.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import base64
 import secrets
 from collections.abc import Mapping
 
+from compiler.console import Output
 from compiler.emit import dump
-from compiler.errors import UsageError
+from compiler.errors import ExitCode, UsageError
 from compiler.secretenv import ENV_PREFIX
 from compiler.spec import EnvironmentSettings
 
@@ -68,3 +69,39 @@ def secret_env_file(values: Mapping[str, str]) -> str:
         if "\n" in value:
             raise UsageError(f"{ENV_PREFIX}{key} holds a line break, which an env file cannot")
     return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def secret_command(
+    output: Output,
+    spec_path: str,
+    environment: str,
+    *,
+    generate: bool,
+    fmt: str,
+    environ: Mapping[str, str],
+) -> int:
+    """`secret`: print an environment's Secret (manifest or env file) to stdout only."""
+    from compiler.load import load_spec
+
+    spec = load_spec(spec_path)
+    env = spec.environments.get(environment)
+    if env is None:
+        raise UsageError(f"no environment {environment!r} in {spec_path}")
+    if env.auth_secret.source == "external-secrets":
+        raise UsageError(
+            f"environment {environment!r} takes its Secret from the External Secrets "
+            "Operator; put the values in the store instead"
+        )
+    values = secret_values(env, environ, generate=generate)
+    if env.auth_secret.source == "generator" and fmt == "yaml":
+        # kustomize's secretGenerator reads overlays/<env>/secret.env, not a manifest.
+        output.note(
+            f"warning: environment {environment!r} makes its Secret with a secretGenerator, "
+            "which does not use this YAML manifest; write its env file instead: "
+            f"python -m compiler secret --env {environment}"
+            + (" --generate" if generate else "")
+            + f" --format env > overlays/{environment}/secret.env",
+            "yellow",
+        )
+    output.secret_result(secret_env_file(values) if fmt == "env" else secret_manifest(env, values))
+    return ExitCode.OK

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
+from compiler.console import Output
 from compiler.errors import Problem, SpecError, UsageError
 from compiler.load import field_map, read_yaml, unknown_field_message, walk_annotation
 from compiler.spec import SpecFile
@@ -241,3 +242,13 @@ def set_field(spec: str, keys: list[str], value: str) -> Edit:
     if edit.text.encode("utf-8") != raw:
         write_file(path, edit.text)
     return edit
+
+
+def set_command(output: Output, spec_path: str, field: str, env: str | None, value: str) -> int:
+    """`set`: change one scalar of the spec in place (validated first), then compile."""
+    from compiler.compile import compile_command
+
+    edit = set_field(spec_path, field_path(field, env), value)
+    before = edit.old if edit.old is not None else "(not set)"
+    output.say(f"set {edit.path}: {before} -> {edit.new} in {spec_path}")
+    return compile_command(output, spec_path, quiet=True)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.console import Output
 from compiler.emit import scalar
-from compiler.errors import Problem, SpecError, UsageError
+from compiler.errors import ExitCode, Problem, SpecError, UsageError
 
 
 @dataclass(frozen=True)
@@ -397,3 +398,41 @@ def import_terraform(
         write_file(schema, schema_text)
         written.append(schema.as_posix())
     return ImportResult(written, imported, env_name, output)
+
+
+def import_terraform_command(
+    output: Output,
+    tfvars_path: str | None,
+    env_name: str,
+    namespace: str,
+    target: str,
+    *,
+    force: bool,
+    environ: Mapping[str, str],
+) -> int:
+    """`import-terraform`: write the spec, then say what was not copied and what comes next."""
+    result = import_terraform(
+        tfvars_path, env_name, namespace, target, force=force, environ=environ
+    )
+    for path in result.written:
+        output.say(f"  written {path}")
+    for risk in result.imported.risks:
+        output.note(f"warning: {risk}", "yellow")
+    spec = "" if target == "spec/llmgateway.yaml" else f" --spec {target}"
+    output.say(f"next: python -m compiler compile{spec}   (writes base/ and overlays/)")
+    output.say(
+        f"      python -m compiler snapshot{spec}  (after review: the rendered manifests "
+        "in tests/golden/)"
+    )
+    hint = (
+        "the value given to llmgateway_auth_secret was not copied; "
+        if result.imported.secret_given
+        else ""
+    )
+    output.note(
+        f"note: {hint}create the Secret outside git, keeping the module's AUTH_SECRET and "
+        "generating the GATEWAY_API_KEY_HASH_SECRET the app also needs: "
+        f"LLMGATEWAY_AUTH_SECRET=<the value> python -m compiler secret --env {env_name} "
+        "--generate | kubectl apply -f -"
+    )
+    return ExitCode.OK

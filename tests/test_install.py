@@ -13,6 +13,7 @@ import importlib.metadata
 import re
 import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -86,24 +87,36 @@ def test_the_test_extra_holds_the_tools_the_pre_commit_test_runs() -> None:
         assert canonicalize_name(program) in test_extra, program
 
 
-def third_party_imports() -> set[str]:
-    """Top-level modules the package imports that are neither its own nor stdlib."""
+def third_party_imports(*paths: Path) -> set[str]:
+    """Top-level modules the files import that are neither ours nor stdlib."""
     found: set[str] = set()
-    for path in (ROOT / "compiler").rglob("*.py"):
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 found.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 found.add(node.module.split(".")[0])
-    return {m for m in found if m not in sys.stdlib_module_names and m != "compiler"}
+    ours = {"compiler", "tests", "bench"}
+    return {m for m in found if m not in sys.stdlib_module_names and m not in ours}
+
+
+def assert_declared(modules: set[str], declared: set[str]) -> None:
+    distributions = importlib.metadata.packages_distributions()
+    for module in sorted(modules):
+        providers = {canonicalize_name(d) for d in distributions.get(module, [])}
+        assert providers & declared, f"{module} (from {sorted(providers)}) is not declared"
 
 
 def test_every_imported_package_is_declared() -> None:
-    declared = set(requirements())
-    distributions = importlib.metadata.packages_distributions()
-    for module in sorted(third_party_imports()):
-        providers = {canonicalize_name(d) for d in distributions.get(module, [])}
-        assert providers & declared, f"{module} (from {sorted(providers)}) is not declared"
+    package = third_party_imports(*(ROOT / "compiler").rglob("*.py"))
+    assert_declared(package, set(requirements()))
+
+
+def test_the_test_extra_installs_what_the_tests_import() -> None:
+    """The nox tests session installs the project and the test extra, nothing else."""
+    tests = [p for p in (ROOT / "tests").rglob("*.py") if "cases" not in p.parts]
+    imported = third_party_imports(*tests, ROOT / "noxfile.py")  # a test loads noxfile.py
+    assert_declared(imported, set(requirements()) | set(requirements("test")))
 
 
 def lowest(requirement: Requirement) -> Version:

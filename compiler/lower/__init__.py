@@ -27,15 +27,14 @@ from compiler.lower.ingress import (
     ingress,
     metrics_ingress,
 )
-from compiler.lower.meta import Resource, hosts, namespace
+from compiler.lower.meta import Resource, namespace
 from compiler.lower.monitoring import service_monitor
 from compiler.lower.network import network_policy
 from compiler.lower.secrets import external_secret
 from compiler.lower.unified import deployment, persistent_volume_claim, service
 from compiler.spec import Settings
 
-# `hosts` is also imported from here by the CLI.
-__all__ = ["Resource", "comment", "hosts", "lower_environment"]
+__all__ = ["comment", "lower_environment"]
 
 
 def lower_environment(settings: Settings, instance: str | None) -> list[Resource]:
