@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class EditEffect:
     committed: Any
     from_spec: Any
     keep: str | None = None  # the spec setting that keeps it: `environments.prod.replicas: 5`
+    keep_value: str | None = None  # its value as `python -m compiler set` takes it
 
     def describe(self) -> str:
         if self.path == "(resource)":
@@ -243,7 +245,8 @@ def edit_effects(spec: Spec, tree: Tree, root: Path, report: CheckReport) -> lis
             for f in change.fields:
                 setting = spec_setting(change.id[1], resource, f.path, f.old)
                 keep = f"{scopes[name]}.{setting[0]}: {scalar(setting[1])}" if setting else None
-                effects.append(EditEffect(name, label, f.path, f.old, f.new, keep))
+                value = str(setting[1]) if setting else None
+                effects.append(EditEffect(name, label, f.path, f.old, f.new, keep, value))
     return effects
 
 
@@ -319,8 +322,14 @@ def check_command(output: Output, spec_path: str, *, render: bool, fmt: str) -> 
             output.say("hand edits, by their effect on the rendered resources:")
             for effect in report.effects:
                 output.say(f"  {effect.environment}: {effect.describe()}")
-                if effect.keep:
+                if effect.keep and effect.keep_value is not None:
                     output.say(f"      to keep it: set {effect.keep} in {spec_path}")
+                    field = effect.keep.partition(":")[0]
+                    where = "" if spec_path == "spec/llmgateway.yaml" else f" --spec {spec_path}"
+                    output.say(
+                        f"        (python -m compiler set{where} {field} "
+                        f"{shlex.quote(effect.keep_value)})"
+                    )
         if report.hand_edited:
             output.say(
                 "fix: python -m compiler compile (it reverts the hand edits; to keep one, "

@@ -180,20 +180,25 @@ def test_hand_edits_are_reported_by_their_effect_with_the_setting_that_keeps_the
         "committed, 'api.dev.llm.chrislee.local' from the spec",
         "      to keep it: set environments.dev.domain: test.llm.chrislee.local in "
         "spec/llmgateway.yaml",
+        "        (python -m compiler set environments.dev.domain test.llm.chrislee.local)",
         "  dev: Ingress/llmgateway-api spec.tls[0].hosts[0]: 'api.test.llm.chrislee.local' "
         "committed, 'api.dev.llm.chrislee.local' from the spec",
         "      to keep it: set environments.dev.domain: test.llm.chrislee.local in "
         "spec/llmgateway.yaml",
+        "        (python -m compiler set environments.dev.domain test.llm.chrislee.local)",
         "  dev: PersistentVolumeClaim/llmgateway-data spec.resources.requests.storage: '20Gi' "
         "committed, '10Gi' from the spec",
         "      to keep it: set environments.dev.storage.size: 20Gi in spec/llmgateway.yaml",
+        "        (python -m compiler set environments.dev.storage.size 20Gi)",
         "  prod: Deployment/llmgateway spec.replicas: 5 committed, 3 from the spec",
         "      to keep it: set environments.prod.replicas: 5 in spec/llmgateway.yaml",
+        "        (python -m compiler set environments.prod.replicas 5)",
         "  prod: Deployment/llmgateway spec.strategy.rollingUpdate.maxSurge: 2 committed, "
         "1 from the spec",
         "  prod: PersistentVolumeClaim/llmgateway-data spec.resources.requests.storage: '20Gi' "
         "committed, '10Gi' from the spec",
         "      to keep it: set environments.prod.storage.size: 20Gi in spec/llmgateway.yaml",
+        "        (python -m compiler set environments.prod.storage.size 20Gi)",
         "fix: python -m compiler compile (it reverts the hand edits; to keep one, set it in "
         "the spec first)",
     ]
@@ -228,3 +233,17 @@ def test_without_rendering_check_says_where_the_effects_are(committed: Path) -> 
         "note: check without --no-render shows what the hand edits change in the rendered "
         "resources, and the spec settings that keep them\n"
     )
+
+
+def test_the_set_command_of_a_hint_keeps_the_edit(committed: Path, kustomize: Kustomize) -> None:
+    kustomization = committed / "overlays" / "prod" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("count: 3", "count: 5"))
+    hint = next(
+        line.strip().strip("()")
+        for line in run_cli("check").out.splitlines()
+        if "(python -m compiler set" in line
+    )
+    assert hint == "python -m compiler set environments.prod.replicas 5"
+    assert run_cli(*hint.split()[3:]).code == 0
+    assert "count: 5" in kustomization.read_text()
+    assert run_cli("check", "--no-render").code == 0
