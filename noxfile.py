@@ -83,3 +83,72 @@ def policy(session: nox.Session) -> None:
         session.log(f"checkov: {environment}")
         folder = rendered / environment
         session.run("checkov", "--directory", str(folder), "--framework", "kubernetes", "--compact")
+
+
+# Modules that decide what is deployed and what is reported, each with the fast tests
+# that check it. For each mutant, mutmut runs only those of these tests that reach the
+# mutated function.
+MUTATION_TARGETS = {
+    "compiler/spec.py": ["tests/test_validate_cases.py", "tests/test_boundaries.py"],
+    "compiler/lower.py": [
+        "tests/test_golden_trees.py",
+        "tests/test_facts_table.py",
+        "tests/test_boundaries.py",
+    ],
+    "compiler/plan.py": ["tests/test_golden_trees.py", "tests/test_plan_rules.py"],
+    "compiler/compare.py": [
+        "tests/test_redaction.py",
+        "tests/test_boundaries.py",
+        "tests/test_live_masked.py",
+    ],
+    "compiler/review.py": ["tests/test_boundaries.py", "tests/test_diff.py"],
+    "compiler/write.py": ["tests/test_write.py", "tests/test_compile.py"],
+}
+KILLED = ("killed", "timeout", "caught by type check", "segfault")
+
+
+@nox.session(default=False)
+def mutation(session: nox.Session) -> None:
+    """Mutation score (mutmut) per module; slow, so not part of plain `nox`.
+
+    `nox -s mutation -- compiler/plan.py` scores one module. Each module runs in a copy of
+    the tracked files (mutmut writes its mutants/ folder there, never in the repository),
+    niced, with the module's tests only.
+    """
+    sync(session, "--extra=test", "--extra=mutation")
+    modules = session.posargs or list(MUTATION_TARGETS)
+    tracked = session.run("git", "ls-files", "-z", silent=True, external=True)
+    assert isinstance(tracked, str)
+    scores: list[str] = []
+    for module in modules:
+        copy = Path(session.create_tmp()) / "mutation" / Path(module).stem
+        shutil.rmtree(copy, ignore_errors=True)
+        for name in filter(None, tracked.split("\0")):
+            if Path(name).is_file() and not Path(name).is_symlink():
+                (copy / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(name, copy / name)
+        selection = ", ".join(f'"{test}"' for test in MUTATION_TARGETS[module])
+        with (copy / "pyproject.toml").open("a") as pyproject:
+            pyproject.write(
+                "\n[tool.mutmut]\n"
+                'source_paths = ["compiler/"]\n'
+                f'only_mutate = ["{module}"]\n'
+                'also_copy = ["spec/", "base/", "overlays/", "docs/", "gitops/", "README.md"]\n'
+                'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+                f"pytest_add_cli_args_test_selection = [{selection}]\n"
+                "use_git_change_detection = false\n"
+            )
+        with session.chdir(copy):
+            session.run("nice", "-n", "19", "mutmut", "run", "--max-children", "2", external=True)
+            results = session.run("mutmut", "results", "--all", "true", silent=True)
+        assert isinstance(results, str)
+        states = [line.rsplit(": ", 1)[-1].strip() for line in results.splitlines() if ": " in line]
+        killed = sum(state in KILLED for state in states)
+        scores.append(
+            f"{module}: {killed}/{len(states)} killed ({killed / max(len(states), 1):.0%})"
+        )
+        survivors = [line.strip() for line in results.splitlines() if not line.endswith(KILLED)]
+        (copy / "survivors.txt").write_text("\n".join(survivors) + "\n")
+        session.log(f"{scores[-1]}; not killed: {copy / 'survivors.txt'}")
+    for line in scores:
+        session.log(line)

@@ -20,6 +20,7 @@ def build_command(
     output: Output, spec_path: str, names: list[str], *, target: str | None, validate: bool
 ) -> int:
     """Render the overlays of ``names`` (validated unless told not to) to stdout or a file."""
+    from compiler.files import read_regular
     from compiler.fingerprint import Cache, inputs_digest, is_current, sha256
     from compiler.kustomize import find_kustomize
     from compiler.render import redact, render
@@ -46,7 +47,7 @@ def build_command(
             cache.put("render", key, text)
     rendered = [redact(text or "") for text in cached]
     if validate:
-        spec_bytes = Path(spec_path).read_bytes()
+        spec_bytes = read_regular(spec_path)  # a regular file: loaded or fingerprinted above
         lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
         found = cache.get_json("lint", lint_key)
         if not isinstance(found, list) or not all(

@@ -121,11 +121,17 @@ def find_kustomize(environ: Mapping[str, str] | None = None) -> Kustomize:
     raise KustomizeError(f"no kustomize found; {INSTALL_HINT}")
 
 
+NULLS = ("", "~", "null")
+# Fields every Kubernetes resource holds as mappings, and the diff and lint read as such.
+MAPPINGS = ("metadata", "spec", "data", "stringData", "metadata.labels", "metadata.annotations")
+
+
 def output_problem(text: str) -> str | None:
     """What is wrong with kustomize's output, with the first problem's position, or None.
 
     Every document must be a mapping with a string apiVersion and kind and a metadata
-    mapping with a name; no value may carry a tag (kustomize writes none). Checked on the
+    mapping with a name; spec, data, labels and annotations must be mappings; no value
+    may carry a tag (kustomize writes none). Checked on the
     event stream of libyaml (PyYAML, which kubernetes-validate brings): a few ms for an
     environment, where loading it in pure Python takes 70 ms.
     """
@@ -159,7 +165,7 @@ def output_problem(text: str) -> str | None:
             if not stack:
                 root = event
                 role = "root"
-                empty = isinstance(event, yaml.ScalarEvent) and event.value in ("", "~", "null")
+                empty = isinstance(event, yaml.ScalarEvent) and event.value in NULLS
                 if not isinstance(event, yaml.MappingStartEvent) and not empty:
                     return f"a document that is not a mapping at {at(event.start_mark)}"
             else:
@@ -172,6 +178,11 @@ def output_problem(text: str) -> str | None:
                     is_text = isinstance(event, yaml.ScalarEvent) and event.value != ""
                     if path in ("apiVersion", "kind", "metadata.name") and is_text:
                         found[path] = True
+                    empty = isinstance(event, yaml.ScalarEvent) and event.value in NULLS
+                    mapping = isinstance(event, yaml.MappingStartEvent)
+                    if path in MAPPINGS and not empty and not mapping:
+                        where = at(event.start_mark)
+                        return f"a resource whose {path} is not a mapping at {where}"
                     role = str(path)
                 parent[1] += 1
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):

@@ -21,7 +21,7 @@ from compiler.errors import ExternalError, UsageError
 from compiler.files import NotRegularFileError, create_new, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize
-from compiler.secretenv import check_secret_env
+from compiler.secretenv import check_secret_env, refuse_special_secret_env
 
 PLACEHOLDER = "placeholder-not-a-secret"
 REDACTED = "(redacted)"
@@ -71,20 +71,11 @@ def render(
             root = Path(scratch) / str(index)
             copy_regular(overlay.parent.parent / "base", root / "base")
             copy = root / "overlays" / overlay.name
-            copy_regular(overlay, copy, skip=SECRET_ENV)  # the real values are never read
+            copy_regular(overlay, copy, skip=SECRET_ENV)  # the real values are never copied
             placeholders = "".join(f"{key}={PLACEHOLDER}\n" for key in keys)
             create_new(copy / SECRET_ENV, placeholders.encode())
             targets.append(copy)
         return kustomize.build_many(targets)
-
-
-def refuse_special_secret_env(overlays: Sequence[Path]) -> None:
-    """A secret.env that is a link, FIFO or device is refused (exit 2), whatever reads it:
-    a link would be written through or leak another file, a FIFO would hang kustomize."""
-    for overlay in overlays:
-        mode = special_file(overlay / SECRET_ENV)
-        if mode is not None:
-            raise NotRegularFileError(overlay / SECRET_ENV, mode, "use")
 
 
 def copy_regular(source: Path, destination: Path, skip: str = "") -> None:

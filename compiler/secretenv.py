@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from compiler.errors import SecretFileError
-from compiler.files import FileTooLargeError, NotRegularFileError, read_regular
+from compiler.files import FileTooLargeError, NotRegularFileError, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
 
 ENV_PREFIX = "LLMGATEWAY_"
@@ -41,8 +41,9 @@ def example_text(name: str, required: Iterable[str], keys: Iterable[str]) -> str
 def example_keys(overlay: Path) -> tuple[list[str], list[str]] | None:
     """(every key, the required keys) from an overlay's example file; None without one."""
     try:
-        lines = (overlay / f"{SECRET_ENV}.example").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        raw = read_regular(overlay / f"{SECRET_ENV}.example", MAX_SECRET_ENV_BYTES)
+        lines = raw.decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, FileTooLargeError, NotRegularFileError):
         return None
     keys = [line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")]
     required = next(
@@ -56,12 +57,22 @@ def example_keys(overlay: Path) -> tuple[list[str], list[str]] | None:
     return keys, required
 
 
+def refuse_special_secret_env(overlays: Iterable[Path]) -> None:
+    """A secret.env that is a link, FIFO or device is refused (exit 2), whatever reads it:
+    a link would be written through or leak another file, a FIFO would hang kustomize."""
+    for overlay in overlays:
+        mode = special_file(overlay / SECRET_ENV)
+        if mode is not None:
+            raise NotRegularFileError(overlay / SECRET_ENV, mode, "use")
+
+
 def check_secret_env(overlay: Path) -> None:
     """Refuse a malformed `secret.env` of a generator overlay (exit 2); no file: nothing."""
     found = example_keys(overlay)
     path = overlay / SECRET_ENV
     if found is None or not os.path.lexists(path):
         return
+    refuse_special_secret_env([overlay])
     keys, required = found
     display = f"overlays/{overlay.name}/{SECRET_ENV}"
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler import git
+from compiler.files import NotRegularFileError, read_regular
 from compiler.fingerprint import SECRET_ENV
 from compiler.spec import Spec
 from compiler.write import write_file
@@ -44,10 +45,10 @@ def env_files_on_disk(root: Path) -> list[str]:
 
 def has_ignore_rule(root: Path) -> bool:
     try:
-        text = (root / GITIGNORE).read_text(encoding="utf-8")
+        text = read_regular(root / GITIGNORE).decode("utf-8")
     except FileNotFoundError:
         return False
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, NotRegularFileError):
         return True  # not ours to rewrite; check asks git whether the files are ignored
     return IGNORE_RULE in (line.strip() for line in text.splitlines())
 
@@ -60,7 +61,10 @@ def ensure_ignore_rule(root: Path, spec: Spec) -> bool:
     if has_ignore_rule(root):
         return False
     path = root / GITIGNORE
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    try:
+        current = read_regular(path).decode("utf-8")
+    except FileNotFoundError:
+        current = ""
     if current:  # the user's lines stay as they are; a blank line, then the rule
         current = current.rstrip("\n") + "\n\n"
     write_file(path, current + IGNORE_BLOCK)

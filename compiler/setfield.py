@@ -24,7 +24,14 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from compiler.console import Output
 from compiler.errors import Problem, SpecError, UsageError
-from compiler.load import field_map, read_yaml, unknown_field_message, walk_annotation
+from compiler.files import FileTooLargeError, NotRegularFileError, kind_of, read_regular
+from compiler.load import (
+    MAX_SPEC_BYTES,
+    field_map,
+    read_yaml,
+    unknown_field_message,
+    walk_annotation,
+)
 from compiler.spec import SpecFile
 from compiler.write import write_file
 
@@ -233,7 +240,13 @@ def set_field(spec: str, keys: list[str], value: str) -> Edit:
 
     path = Path(spec)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_SPEC_BYTES)  # a link or special file: refused
+    except FileTooLargeError as exc:
+        message = f"spec is {exc.size:,} bytes; the limit is {MAX_SPEC_BYTES:,} (1 MiB)"
+        raise SpecError([Problem(spec, 1, 1, "", message)]) from None
+    except NotRegularFileError as exc:
+        message = f"is {kind_of(exc.mode)}, not a regular file; refusing to read it"
+        raise SpecError([Problem(spec, 1, 1, "", message)]) from None
     except OSError as exc:
         raise SpecError([Problem(spec, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     read_yaml(raw, spec)  # the same limits and YAML errors as every command

@@ -18,6 +18,9 @@ from typing import Any
 from compiler.console import Output
 from compiler.emit import scalar
 from compiler.errors import ExitCode, Problem, SpecError, UsageError
+from compiler.files import FileTooLargeError, read_regular
+
+MAX_TFVARS_BYTES = 1024 * 1024  # far above any module's variables
 
 
 @dataclass(frozen=True)
@@ -375,7 +378,12 @@ def import_terraform(
     tfvars = None
     if tfvars_path:
         try:
-            text = Path(tfvars_path).read_text(encoding="utf-8")
+            raw = read_regular(tfvars_path, MAX_TFVARS_BYTES)  # no FIFO, device or link
+            if len(raw) > MAX_TFVARS_BYTES:
+                raise FileTooLargeError(len(raw))
+            text = raw.decode("utf-8")
+        except FileTooLargeError:
+            raise UsageError(f"cannot read {tfvars_path}: larger than 1 MiB") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read {tfvars_path}: {exc}") from None
         tfvars = read_tfvars(text, tfvars_path)
@@ -394,8 +402,7 @@ def import_terraform(
     write_file(target, imported.spec)
     written = [output]
     schema_text = render_schema()
-    if not (schema.is_file() and schema.read_text(encoding="utf-8") == schema_text):
-        write_file(schema, schema_text)
+    if write_file(schema, schema_text):
         written.append(schema.as_posix())
     return ImportResult(written, imported, env_name, output)
 

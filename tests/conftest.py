@@ -49,8 +49,12 @@ def repository_state() -> str | None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def repository_untouched() -> Iterator[None]:
-    """No test writes into the repository: git sees the same checkout after the suite."""
+def repository_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test writes into the repository: git sees the same checkout after the suite
+    (except with --update-golden, whose job is to rewrite the expected trees)."""
+    if request.config.getoption("--update-golden"):
+        yield
+        return
     before = repository_state()
     yield
     after = repository_state()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,8 +33,37 @@ def fake(directory: Path, name: str, script: str) -> Path:
     return path
 
 
+class Hung(BaseException):
+    """Raised by the alarm; a BaseException so that no handler of the code under test
+    (which catches OSError, TimeoutError included) can swallow it."""
+
+
 def compiler(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m compiler ARGS` in a child process, failing the test after DEADLINE."""
+    """`python -m compiler ARGS` in this process, failing the test after DEADLINE seconds
+    (an alarm interrupts a blocking open or read) instead of hanging the suite."""
+
+    def hung(signum: int, frame: object) -> None:
+        raise Hung(f"python -m compiler {' '.join(args)} hung for {DEADLINE} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(DEADLINE)
+    try:
+        result = run_cli(*args)
+    except Hung as exc:
+        pytest.fail(str(exc))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return subprocess.CompletedProcess(list(args), result.code, result.out, result.err)
+
+
+def compiler_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m compiler ARGS` in a child process limited to DEADLINE seconds and
+    2 GiB of address space: reading /dev/zero whole would never be interrupted."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
     try:
         return subprocess.run(
             [sys.executable, "-m", "compiler", *args],
@@ -40,6 +71,7 @@ def compiler(*args: str) -> subprocess.CompletedProcess[str]:
             text=True,
             timeout=DEADLINE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=limit_memory,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"python -m compiler {' '.join(args)} hung for {DEADLINE} s")
@@ -189,7 +221,7 @@ def test_a_spec_that_is_not_a_regular_file_is_refused(kind: str, project: Path) 
         spec = Path("/dev/zero")
         what = "a character device"
     for command in ("compile",):  # every command reads the spec through load_spec
-        result = compiler(command, "--spec", str(spec))
+        result = compiler_process(command, "--spec", str(spec))
         assert (result.returncode, result.stderr) == (
             2,
             f"{spec}:1:1: is {what}, not a regular file; refusing to read it\n",
@@ -221,6 +253,10 @@ GARBAGE = {
         'echo "kind: ConfigMap"\necho "metadata: {name: x}"\n',
         "a resource without apiVersion at line 1, column 1",
     ),
+    "spec-not-a-mapping": (
+        'printf "apiVersion: v1\\nkind: Service\\nmetadata: {name: x}\\nspec: [1]\\n"\n',
+        "a resource whose spec is not a mapping at line 4, column 7",
+    ),
     "not-utf8": ("printf 'apiVersion: v1\\nkind: \\377\\n'\n", "bytes that are not UTF-8"),
 }
 
@@ -228,7 +264,8 @@ GARBAGE = {
 @pytest.mark.parametrize(
     ("garbage", "command"),
     [(garbage, "build") for garbage in sorted(GARBAGE)]
-    + [(g, c) for g in ("not-a-mapping", "tagged") for c in ("check", "lint", "diff")],
+    + [(g, c) for g in ("not-a-mapping", "tagged") for c in ("check", "lint", "diff")]
+    + [("spec-not-a-mapping", "diff")],
 )
 def test_garbage_from_kustomize_is_exit_3(
     garbage: str, command: str, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -329,3 +366,71 @@ def test_a_corrupt_lint_cache_entry_is_recomputed(
         entry.write_bytes(data)
         again = run_cli("build", "overlays/prod")
         assert (again.code, again.out, again.err) == (0, first.out, first.err)
+
+
+# --- every other file we read ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            ["import-terraform", "--tfvars", "PIPE", "-o", "out/spec.yaml"],
+            "error: PIPE: is a FIFO, not a regular file; refusing to read it",
+        ),
+        (
+            ["set", "--spec", "PIPE", "environments.prod.replicas", "5"],
+            "PIPE:1:1: is a FIFO, not a regular file; refusing to read it",
+        ),
+    ],
+    ids=["tfvars", "set-spec"],
+)
+def test_other_inputs_that_are_fifos_are_refused(
+    command: list[str], expected: str, project: Path
+) -> None:
+    pipe = str(project / "pipe")
+    os.mkfifo(pipe)
+    result = compiler(*[pipe if part == "PIPE" else part for part in command])
+    assert (result.returncode, result.stderr) == (2, expected.replace("PIPE", pipe) + "\n")
+
+
+def test_tfvars_from_dev_zero_is_refused(project: Path) -> None:
+    result = compiler_process("import-terraform", "--tfvars", "/dev/zero", "-o", "out.yaml")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: /dev/zero: is a character device, not a regular file; refusing to read it\n",
+    )
+
+
+def test_a_fifo_example_file_is_not_read(project: Path) -> None:
+    shutil.copy(
+        ROOT / "tests" / "cases" / "valid" / "secret-generator" / "spec.yaml",
+        project / "spec" / "llmgateway.yaml",
+    )
+    assert run_cli("compile").code == 0
+    example = project / "overlays" / "prod" / "secret.env.example"
+    example.unlink()
+    os.mkfifo(example)
+    result = compiler("check", "--no-render")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: overlays/prod/secret.env.example: is a FIFO, not a regular file; "
+        "refusing to read it"
+    )
+
+
+def test_resources_the_schemas_refuse_do_not_crash_the_policy_rules(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli("compile").code == 0
+    script = (
+        'printf "apiVersion: apps/v1\\nkind: Deployment\\nmetadata: {name: x, namespace: y}\\n'
+        'spec: {template: {spec: {containers: 5}}}\\n"\n'
+    )
+    monkeypatch.setenv("KUSTOMIZE", str(fake(tmp_path / "bin", "kustomize", script)))
+    result = run_cli("lint", "overlays/prod")
+    assert result.code == 1, result.err
+    assert "prod: error: Deployment/y/x: spec.template.spec.containers: 5 is not of type" in (
+        result.err
+    )
+    assert "Traceback" not in result.err

@@ -36,7 +36,17 @@ def untouched(outside: Path) -> bool:
 
 
 @pytest.mark.parametrize("kind", ["link", "fifo"])
-@pytest.mark.parametrize("command", [["lint"], ["check"], ["snapshot"], ["build", "overlays/prod"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["lint"],
+        ["check"],
+        ["snapshot"],
+        ["build", "overlays/prod"],
+        ["diff", "--live", "overlays/prod"],
+    ],
+    ids=["lint", "check", "snapshot", "build", "diff-live"],
+)
 def test_a_secret_env_that_is_not_a_regular_file_is_refused(
     kind: str, command: list[str], project: Path, outside: Path, kustomize: object
 ) -> None:
@@ -55,7 +65,7 @@ def test_a_secret_env_that_is_not_a_regular_file_is_refused(
         result = run_cli(*command)
     what = "a symbolic link" if kind == "link" else "a FIFO"
     # check, snapshot and build read every file of the overlay before rendering it
-    doing = "read" if kind == "fifo" and command[0] != "lint" else "use"
+    doing = "read" if kind == "fifo" and command[0] not in ("lint", "diff") else "use"
     assert (result.code, result.err.splitlines()[-1]) == (
         2,
         f"error: overlays/prod/secret.env: is {what}, not a regular file; refusing to {doing} it",
