@@ -11,7 +11,9 @@ from pathlib import Path
 from compiler.console import Output
 from compiler.emit import header_text
 from compiler.errors import ExitCode
-from compiler.lower import SERVICE_PORTS, hosts, lower_environment
+from compiler.lower import lower_environment
+from compiler.lower.meta import hosts
+from compiler.lower.unified import SERVICE_PORTS
 from compiler.spec import EnvironmentSettings, Spec
 
 DOCS_PATH = "docs/environments.md"

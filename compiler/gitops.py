@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.lower import APP, labels
+from compiler.lower.meta import APP, labels
 from compiler.spec import EnvironmentSettings
 
 GITOPS_DIR = "gitops"

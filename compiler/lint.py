@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compiler import upstream
-from compiler.lower import APP, SELECTOR
+from compiler.lower.meta import APP, SELECTOR
 from compiler.spec import PROTECTED_ENDPOINTS, Settings
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -35,6 +35,9 @@ LOCAL_SCHEMAS = {
         "gitrepository.source.toolkit.fluxcd.io_v1.json"
     ),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.monitoring.coreos.com_v1.json",
+    ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor.monitoring.coreos.com_v1.json",
+    ("postgresql.cnpg.io/v1", "Cluster"): "cluster.postgresql.cnpg.io_v1.json",
+    ("postgresql.cnpg.io/v1", "Pooler"): "pooler.postgresql.cnpg.io_v1.json",
 }
 
 

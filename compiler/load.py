@@ -520,7 +520,7 @@ class SpecReader:
         Reported at the later environment's field: the namespace or domain line, or its
         key when the value is inherited from the defaults.
         """
-        from compiler.lower import hosts
+        from compiler.lower.meta import hosts
 
         overrides = {str(k): v for k, v in raw_environments.items() if isinstance(v, dict)}
         namespaces: dict[str, str] = {}

@@ -20,7 +20,8 @@ from typing import Any
 
 from compiler.emit import dump, header
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, fingerprint_text
-from compiler.lower import APP, Resource, comment, lower_environment
+from compiler.lower import comment, lower_environment
+from compiler.lower.meta import APP, Resource
 from compiler.secretenv import example_text
 from compiler.spec import Settings, Spec
 

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from compiler import upstream
 from compiler.errors import Problem
 
 # Matched with fullmatch only: `$` would also match before a final newline.
@@ -224,7 +225,7 @@ HOST_PREFIXES = {"ui": "", "api": "api.", "gateway": "gateway.", "admin": "admin
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany"]
 # The environment variables the two required Secret keys reach the app as.
-REQUIRED_SECRET_VARIABLES = ("AUTH_SECRET", "GATEWAY_API_KEY_HASH_SECRET")
+REQUIRED_SECRET_VARIABLES = (upstream.AUTH_SECRET, upstream.API_KEY_HASH_SECRET)
 Endpoint = Literal["ui", "api", "admin"]
 PROTECTED_ENDPOINTS: tuple[Endpoint, ...] = ("ui", "api", "admin")
 
@@ -321,10 +322,10 @@ class SecretRef(Model):
 
     name: DnsLabel = "llmgateway-auth"
     """Name of the Secret in the deployment's namespace."""
-    key: EnvVarName = "AUTH_SECRET"
+    key: EnvVarName = upstream.AUTH_SECRET
     """Key holding AUTH_SECRET, which signs user sessions (at least 32 characters:
     `openssl rand -hex 32`). Required."""
-    api_key_hash_key: EnvVarName = "GATEWAY_API_KEY_HASH_SECRET"
+    api_key_hash_key: EnvVarName = upstream.API_KEY_HASH_SECRET
     """Key holding GATEWAY_API_KEY_HASH_SECRET, which the app hashes API keys with; every
     API-key lookup fails without it in production images. Required."""
     extra_keys: list[EnvVarName] = []

@@ -35,8 +35,6 @@ ADMIN_URL = "ADMIN_URL"
 UNEXPOSED_URLS = ("PLAYGROUND_URL", "CODE_URL", "DOCS_URL")
 # Variables whose values users' browsers are sent to (or cookies are scoped to).
 USER_FACING_URLS = (UI_URL, APP_URL, API_URL, GATEWAY_URL, ADMIN_URL, *UNEXPOSED_URLS)
-USER_FACING_LISTS = ("ORIGIN_URLS",)
-USER_FACING_HOSTS = ("COOKIE_DOMAIN", "PASSKEY_RP_ID")
 # The hosted service's domain: a self-hosted deployment must not send users there.
 HOSTED_DOMAIN = "llmgateway.io"
 
@@ -57,3 +55,36 @@ DEFAULT_GRACE_PERIOD_SECONDS = 120
 # (apps/gateway/src/app.ts:286-288); the chart's liveness timeout is 15 s to match
 # (infra/helm/llmgateway/templates/gateway-deployment.yaml:74).
 GATEWAY_LIVENESS_TIMEOUT_SECONDS = 15
+
+# Where the unified image's PostgreSQL keeps its data (infra/unified.dockerfile:127-135;
+# ../shared/UPSTREAM.md "Unified image"): the variable and the directory it names.
+PGDATA = "PGDATA"
+PGDATA_PATH = "/var/lib/postgresql/data"
+
+# The data stores' ports: PostgreSQL 5432 and Redis 6379 (infra/unified.dockerfile:124;
+# infra/helm/llmgateway/templates/postgresql-statefulset.yaml, redis-statefulset.yaml).
+POSTGRES_PORT = 5432
+REDIS_PORT = 6379
+# What an external database Secret provides, read by every service that talks to the
+# stores (infra/helm/llmgateway/templates/secret.yaml:16-29, configmap.yaml:8-14).
+EXTERNAL_DATABASE_KEYS = ("DATABASE_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
+
+# Server-side base URL of the api inside the pod or cluster, never shown to a user
+# (infra/helm/llmgateway/templates/configmap.yaml:8-14).
+API_BACKEND_URL = "API_BACKEND_URL"
+# Cookie and passkey scope and the CORS origins (configmap.yaml:40-56).
+ORIGIN_URLS = "ORIGIN_URLS"
+COOKIE_DOMAIN = "COOKIE_DOMAIN"
+PASSKEY_RP_ID = "PASSKEY_RP_ID"
+# Self-hosted switches: not the hosted service, no billing (configmap.yaml:40-56).
+HOSTED = "HOSTED"
+PAID_MODE = "PAID_MODE"
+ADMIN_EMAILS = "ADMIN_EMAILS"
+
+# The gateway's health check on its main port: `/` checks its dependencies, and
+# `?skip=redis,database` skips them (apps/gateway/src/app.ts:279-288).
+HEALTH_PATH = "/"
+LIVENESS_PATH = "/?skip=redis,database"
+
+USER_FACING_LISTS = (ORIGIN_URLS,)
+USER_FACING_HOSTS = (COOKIE_DOMAIN, PASSKEY_RP_ID)

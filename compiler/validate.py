@@ -9,7 +9,7 @@ from compiler.errors import ExitCode
 def validate_command(output: Output, spec_path: str, *, strict: bool) -> int:
     """Load the spec (every problem raised as one SpecError) and summarise it."""
     from compiler.load import load_spec
-    from compiler.lower import hosts
+    from compiler.lower.meta import hosts
 
     spec = load_spec(spec_path, strict=strict)
     output.warnings(spec.warnings)
