@@ -90,7 +90,7 @@ def policy(session: nox.Session) -> None:
 # mutated function.
 MUTATION_TARGETS = {
     "compiler/spec.py": ["tests/test_validate_cases.py", "tests/test_boundaries.py"],
-    "compiler/lower.py": [
+    "compiler/lower/*.py": [
         "tests/test_golden_trees.py",
         "tests/test_facts_table.py",
         "tests/test_boundaries.py",
@@ -121,7 +121,8 @@ def mutation(session: nox.Session) -> None:
     assert isinstance(tracked, str)
     scores: list[str] = []
     for module in modules:
-        copy = Path(session.create_tmp()) / "mutation" / Path(module).stem
+        label = module.removeprefix("compiler/").removesuffix(".py").replace("/*", "")
+        copy = Path(session.create_tmp()) / "mutation" / label
         shutil.rmtree(copy, ignore_errors=True)
         for name in filter(None, tracked.split("\0")):
             if Path(name).is_file() and not Path(name).is_symlink():
