@@ -42,7 +42,7 @@ def diagram(env: EnvironmentSettings, name: str) -> list[str]:
         f'{env.ingress.class_name}: 4 hosts"]',
         '  ingress --> service["Service llmgateway"]',
         f'  service --> pod["Deployment llmgateway, {env.replicas} pod(s)"]',
-        f'  secret[("Secret {secret.name}: {", ".join(secret.keys)}")] --> pod',
+        f'  secret[("Secret {secret.name}: {", ".join(env.secret_keys)}")] --> pod',
     ]
     if env.database.mode == "embedded":
         lines.append(

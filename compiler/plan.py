@@ -345,10 +345,9 @@ def overlay_kustomization(plan: OverlayPlan) -> dict[str, Any]:
 
 def secret_files(env: Settings, name: str) -> dict[str, str]:
     """The overlay's ignore rule and an example of the generator's git-ignored env file."""
-    secret = env.auth_secret
     return {
         ".gitignore": f"# The secretGenerator's values never go into git.\n/{SECRET_ENV}\n",
-        f"{SECRET_ENV}.example": example_text(name, secret.required_keys, secret.keys),
+        f"{SECRET_ENV}.example": example_text(name, env.required_secret_keys, env.secret_keys),
     }
 
 

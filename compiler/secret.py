@@ -31,15 +31,17 @@ def secret_values(
     secret = env.auth_secret
     values: dict[str, str] = {}
     missing: list[str] = []
-    for key in secret.keys:
+    for key in env.secret_keys:
         value = environ.get(ENV_PREFIX + key, "")
-        if not value and generate and key in secret.required_keys:
+        if not value and generate and key in env.required_secret_keys:
             value = secrets.token_hex(32)
         if not value:
             missing.append(ENV_PREFIX + key)
         values[key] = value
     if missing:
-        generatable = [ENV_PREFIX + k for k in secret.required_keys if ENV_PREFIX + k in missing]
+        generatable = [
+            ENV_PREFIX + k for k in env.required_secret_keys if ENV_PREFIX + k in missing
+        ]
         hint = f" (or --generate for {' and '.join(generatable)})" if generatable else ""
         raise UsageError(f"set {', '.join(missing)} in the environment{hint}")
     if len(values[secret.key]) < MIN_AUTH_SECRET:

@@ -205,7 +205,17 @@ def check_kubernetes_version(value: str) -> str:
     return value
 
 
+def check_postgres_name(value: str) -> str:
+    if not POSTGRES_NAME.fullmatch(value):
+        raise ValueError(
+            f"{short_text(value)} is not a PostgreSQL name: use at most 63 lowercase letters, "
+            "digits and '_', starting with a letter or '_'"
+        )
+    return value
+
+
 DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
+PostgresName = Annotated[str, AfterValidator(check_postgres_name)]
 DnsName = Annotated[str, AfterValidator(check_dns_name)]
 StorageQuantity = Annotated[str, AfterValidator(check_storage_quantity)]
 ResourceQuantity = Annotated[str, AfterValidator(check_resource_quantity)]
@@ -220,14 +230,46 @@ Text = Annotated[str, AfterValidator(check_text)]
 INT32_MAX = 2**31 - 1
 # A host name has at most 253 characters (RFC 1123; Ingress host validation).
 MAX_HOST_LENGTH = 253
-# Hosts of the endpoints: the UI at the domain, the others under these prefixes.
-HOST_PREFIXES = {"ui": "", "api": "api.", "gateway": "gateway.", "admin": "admin."}
+# Hosts of the endpoints: the UI at the domain, the others under these prefixes. The
+# last three exist only in the split topology, for the services it enables.
+HOST_PREFIXES = {
+    "ui": "",
+    "api": "api.",
+    "gateway": "gateway.",
+    "admin": "admin.",
+    "playground": "playground.",
+    "docs": "docs.",
+    "code": "code.",
+}
+# Endpoints every topology serves; the split topology adds its enabled optional web services.
+CORE_ENDPOINTS = ("ui", "api", "gateway", "admin")
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany"]
 # The environment variables the two required Secret keys reach the app as.
 REQUIRED_SECRET_VARIABLES = (upstream.AUTH_SECRET, upstream.API_KEY_HASH_SECRET)
-Endpoint = Literal["ui", "api", "admin"]
-PROTECTED_ENDPOINTS: tuple[Endpoint, ...] = ("ui", "api", "admin")
+Endpoint = Literal["ui", "api", "admin", "playground", "docs", "code"]
+PROTECTED_ENDPOINTS: tuple[Endpoint, ...] = ("ui", "api", "admin", "playground", "docs", "code")
+Topology = Literal["unified", "split"]
+# upstream's services, one Deployment each in the split topology (../shared/UPSTREAM.md
+# "Split topology"): the first five always, the last three when enabled.
+ServiceName = Literal["api", "gateway", "ui", "admin", "worker", "playground", "docs", "code"]
+SERVICE_NAMES: tuple[ServiceName, ...] = (
+    "api",
+    "gateway",
+    "ui",
+    "admin",
+    "worker",
+    "playground",
+    "docs",
+    "code",
+)
+# Where the data services' passwords live: keys of the auth Secret, made and kept the same
+# way (never in git). The apps read REDIS_PASSWORD under this name (packages/cache/src/
+# redis.ts:5-9); POSTGRES_PASSWORD is the official postgres image's variable.
+POSTGRES_PASSWORD_KEY = upstream.POSTGRES_PASSWORD
+REDIS_PASSWORD_KEY = upstream.REDIS_PASSWORD
+# A PostgreSQL identifier the compiler writes unquoted (database and owner names).
+POSTGRES_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class Model(BaseModel):
@@ -253,7 +295,13 @@ class Image(Model):
     """Image repository, without tag."""
     tag: str = Field(default="latest", min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     """Image tag. `latest` is pulled on every start (pull policy Always); any other tag
-    is pulled once per node (IfNotPresent). Pin a release tag in production."""
+    is pulled once per node (IfNotPresent). Pin a release tag in production. In the split
+    topology, the tag of every service that does not set its own `image.tag`."""
+    split_repository_prefix: ImageRepository = Field(
+        default="ghcr.io/theopenco/llmgateway", min_length=1
+    )
+    """Split topology: each service's image is `<prefix>-<service>` (upstream's
+    `ghcr.io/theopenco/llmgateway-api`, `-gateway`, ...). Change it for a mirror."""
 
 
 class Issuer(Model):
@@ -363,18 +411,29 @@ class Storage(Model):
 
 
 class Database(Model):
-    """Where PostgreSQL and Redis run."""
+    """Where PostgreSQL runs (and, in the unified topology, Redis)."""
 
-    mode: Literal["embedded", "external"] = "embedded"
-    """`embedded`: the unified image runs PostgreSQL and Redis inside each pod, data on
-    the volume. `external`: PostgreSQL and Redis run elsewhere, configured by a Secret."""
+    mode: Literal["embedded", "external", "postgres", "cloudnative-pg"] = "embedded"
+    """`embedded` (unified topology only): the unified image runs PostgreSQL and Redis
+    inside each pod, data on the volume. `external`: PostgreSQL runs elsewhere, its URL in
+    a Secret. `cloudnative-pg` (split topology): a CloudNativePG Cluster, highly available
+    with several instances; the operator must be installed. `postgres` (split topology):
+    one PostgreSQL StatefulSet, as upstream's chart, its password in the auth Secret."""
     secret_name: DnsName | None = None
-    """With `external`: Secret providing DATABASE_URL, REDIS_HOST, REDIS_PORT and
-    REDIS_PASSWORD to the pod."""
+    """With `external`: Secret providing DATABASE_URL (and, in the unified topology,
+    REDIS_HOST, REDIS_PORT and REDIS_PASSWORD) to the pods."""
+    instances: int | None = Field(default=None, ge=1, le=99)
+    """With `cloudnative-pg`: PostgreSQL instances (one primary, the rest replicas), each
+    on its own node when possible. Unset: 3 in a `production` environment, else 1."""
+    name: PostgresName = "llmgateway"
+    """With `cloudnative-pg` or `postgres`: the database the apps use, and its owner."""
     acknowledge_shared_data_directory: bool = False
     """With `embedded` and more than one replica, every pod starts its own PostgreSQL on
-    the same data directory, which PostgreSQL does not support. Set true to accept that
-    risk knowingly; the alternative is `mode: external`."""
+    the same data directory and its own Redis: the image's start script removes the
+    running server's lock file and starts a second server on the same files, fresh
+    volumes get concurrent initdb runs, and caches, rate limits and queues diverge between
+    pods. Set true only to accept that knowingly; the safe choice is `topology: split`
+    with `mode: cloudnative-pg`."""
     postgres_user_id: int = Field(default=100, ge=0, le=2147483647)
     """User id of PostgreSQL in the image, owner of the data volume (the init container
     chowns it). The Terraform module's value; it depends on the image."""
@@ -399,6 +458,111 @@ class Resources(Model):
     """What the scheduler reserves for the pod."""
     limits: ResourceAmounts = ResourceAmounts(cpu="1000m", memory="2Gi")
     """The most the pod may use."""
+
+
+class ServiceResources(Resources):
+    """Requests and limits of one split service (upstream's chart values by default)."""
+
+    requests: ResourceAmounts = ResourceAmounts(cpu="100m", memory="128Mi")
+    """What the scheduler reserves for each pod."""
+    limits: ResourceAmounts = ResourceAmounts(cpu="200m", memory="256Mi")
+    """The most each pod may use."""
+
+
+class DocsResources(ServiceResources):
+    """Requests and limits of the docs service (upstream's chart values by default)."""
+
+    requests: ResourceAmounts = ResourceAmounts(cpu="50m", memory="64Mi")
+    """What the scheduler reserves for each pod."""
+    limits: ResourceAmounts = ResourceAmounts(cpu="100m", memory="128Mi")
+    """The most each pod may use."""
+
+
+class ServiceImage(Model):
+    """The image tag of one split service."""
+
+    tag: str | None = Field(
+        default=None, min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+    )
+    """Tag of this service's image; unset: `image.tag`."""
+
+
+class Autoscaling(Model):
+    """A HorizontalPodAutoscaler (autoscaling/v2) scaling a service on CPU."""
+
+    min_replicas: int = Field(default=2, ge=1, le=INT32_MAX)
+    """Fewest pods."""
+    max_replicas: int = Field(ge=1, le=INT32_MAX)
+    """Most pods."""
+    target_cpu_utilization_percentage: int = Field(default=80, ge=1, le=1000)
+    """Average CPU use, in percent of the pods' CPU requests, the autoscaler aims at."""
+
+
+class Service(Model):
+    """One service of the split topology: its own Deployment."""
+
+    enabled: bool = True
+    """Deploy this service."""
+    replicas: int = Field(default=1, ge=1, le=INT32_MAX)
+    """Number of pods; with `autoscaling`, the HorizontalPodAutoscaler decides instead."""
+    resources: ServiceResources = ServiceResources()
+    """Requests and limits of each pod (upstream's chart values by default)."""
+    image: ServiceImage = ServiceImage()
+    """Image tag override."""
+    autoscaling: Autoscaling | None = None
+    """Scale on CPU between min and max replicas; unset: a fixed `replicas`."""
+
+
+class DocsService(Service):
+    """The docs service: smaller requests and limits in upstream's chart."""
+
+    resources: DocsResources = DocsResources()
+    """Requests and limits of each pod (upstream's chart values by default)."""
+
+
+class Services(Model):
+    """The split topology's services. api, gateway, ui, admin and worker run by default;
+    playground, docs and code run when listed (`docs: {}`)."""
+
+    api: Service = Service()
+    """The API behind the UI (upstream `apps/api`); runs the database migrations."""
+    gateway: Service = Service()
+    """The OpenAI-compatible gateway (upstream `apps/gateway`)."""
+    ui: Service = Service()
+    """The web UI (upstream `apps/ui`)."""
+    admin: Service = Service()
+    """The admin dashboard (upstream `ee/admin`)."""
+    worker: Service = Service()
+    """Background jobs: no port, no Service (upstream `apps/worker`)."""
+    playground: Service = Service(enabled=False)
+    """The chat playground (upstream `apps/playground`); off unless listed."""
+    docs: DocsService = DocsService(enabled=False)
+    """The documentation site (upstream `apps/docs`); off unless listed."""
+    code: Service = Service(enabled=False)
+    """The coding app (upstream `apps/code`); off unless listed."""
+
+    def get(self, name: ServiceName) -> Service:
+        service: Service = getattr(self, name)
+        return service
+
+    def enabled(self) -> list[tuple[ServiceName, Service]]:
+        """Enabled services in upstream's order."""
+        return [(name, self.get(name)) for name in SERVICE_NAMES if self.get(name).enabled]
+
+
+class Redis(Model):
+    """Redis of the split topology (the unified topology runs it in the pod, or reads it
+    from the external database Secret)."""
+
+    mode: Literal["in-cluster", "external"] = "in-cluster"
+    """`in-cluster`: a Redis StatefulSet with append-only persistence, its password the
+    auth Secret's REDIS_PASSWORD key. `external`: a Secret provides REDIS_HOST, REDIS_PORT
+    and REDIS_PASSWORD."""
+    secret_name: DnsName | None = None
+    """With `external`: the Secret providing REDIS_HOST, REDIS_PORT and REDIS_PASSWORD."""
+    size: StorageQuantity = "2Gi"
+    """With `in-cluster`: size of its ReadWriteOnce claim (upstream's chart: 2Gi), of
+    class `storage.className`."""
 
 
 class NetworkPolicy(Model):
@@ -490,10 +654,19 @@ class Settings(Model):
     domain: DnsName
     """UI host; the API, gateway and admin hosts are `api.`, `gateway.` and `admin.`
     prefixed to it."""
+    topology: Topology = "unified"
+    """`unified`: one Deployment of the all-in-one image (the Terraform module's
+    deployment; for a trial or one low-traffic instance). `split`: upstream's services as
+    one Deployment each (`services`), with PostgreSQL and Redis as their own data services
+    (`database`, `redis`): the production layout."""
     image: Image = Image()
     """The container image."""
     replicas: int = Field(default=1, ge=1, le=INT32_MAX)
-    """Number of pods. More than one needs ReadWriteMany storage (or an external database)."""
+    """Unified topology: number of pods. More than one needs ReadWriteMany storage and the
+    acknowledgement of database.acknowledgeSharedDataDirectory (or an external database).
+    The split topology sets replicas per service."""
+    services: Services = Services()
+    """Split topology: replicas, resources, image tag and autoscaling of each service."""
     ingress: Ingress = Ingress()
     """Ingress class and TLS."""
     auth: Auth = Auth()
@@ -506,9 +679,11 @@ class Settings(Model):
     storage: Storage = Storage()
     """The data volume of the embedded database."""
     database: Database = Database()
-    """Embedded or external PostgreSQL and Redis."""
+    """Where PostgreSQL runs: embedded, external, cloudnative-pg or postgres."""
+    redis: Redis = Redis()
+    """Split topology: Redis in the cluster or external."""
     resources: Resources = Resources()
-    """Container resource requests and limits."""
+    """Unified topology: the container's resource requests and limits."""
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     """Type of the Service. ClusterIP keeps the pods behind the Ingresses; NodePort and
     LoadBalancer expose them directly and must be asked for here."""
@@ -545,9 +720,48 @@ class Settings(Model):
         return "https" if self.ingress.tls.enabled else "http"
 
     @property
+    def split(self) -> bool:
+        return self.topology == "split"
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Endpoints served on a host: ui, api, gateway, admin, and in the split topology
+        the enabled playground, docs and code."""
+        optional: tuple[ServiceName, ...] = ("playground", "docs", "code")
+        extra = tuple(n for n in optional if self.split and self.services.get(n).enabled)
+        return (*CORE_ENDPOINTS, *extra)
+
+    @property
     def hosts(self) -> dict[str, str]:
         """Host of each endpoint: the UI at the domain, the others under a prefix."""
-        return {name: f"{prefix}{self.domain}" for name, prefix in HOST_PREFIXES.items()}
+        return {name: f"{HOST_PREFIXES[name]}{self.domain}" for name in self.endpoints}
+
+    @property
+    def database_instances(self) -> int:
+        """CloudNativePG instances in force: the explicit count, else 3 in production."""
+        if self.database.instances is not None:
+            return self.database.instances
+        return 3 if self.production else 1
+
+    @property
+    def data_password_keys(self) -> list[str]:
+        """Auth Secret keys holding the in-cluster data services' passwords."""
+        keys = []
+        if self.split and self.database.mode == "postgres":
+            keys.append(POSTGRES_PASSWORD_KEY)
+        if self.split and self.redis.mode == "in-cluster":
+            keys.append(REDIS_PASSWORD_KEY)
+        return keys
+
+    @property
+    def required_secret_keys(self) -> list[str]:
+        """Auth Secret keys the deployment cannot run without."""
+        return [*self.auth_secret.required_keys, *self.data_password_keys]
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """Every key of the auth Secret, the required ones first."""
+        return [*self.required_secret_keys, *self.auth_secret.extra_keys]
 
 
 class EnvironmentSettings(Settings):
@@ -592,6 +806,20 @@ class RuleViolation:
     warning: bool = False
 
 
+def shared_data_directory_message(replicas: int) -> str:
+    """Why several unified pods on one volume break, in the image's own terms."""
+    return (
+        f"{replicas} replicas of the unified image each start their own PostgreSQL on the "
+        "one data directory: the image's start script removes postmaster.pid whenever its "
+        "own server does not answer (always, in a new pod), so it deletes the running "
+        "server's lock and starts a second server on the same files, and on a fresh volume "
+        "every pod runs initdb at once; each pod also runs its own Redis, so caches, rate "
+        "limits and queues diverge between pods. Use topology: split with database.mode: "
+        "cloudnative-pg, or replicas: 1; only to accept the corruption risk knowingly, set "
+        "database.acknowledgeSharedDataDirectory: true"
+    )
+
+
 def check_rules(settings: Settings) -> list[RuleViolation]:
     """Cross-field rules of one merged environment (or of the defaults)."""
     found: list[RuleViolation] = []
@@ -618,16 +846,53 @@ def check_rules(settings: Settings) -> list[RuleViolation]:
         and settings.replicas > 1
         and not settings.database.acknowledge_shared_data_directory
     ):
+        found.append(RuleViolation(("replicas",), shared_data_directory_message(settings.replicas)))
+    if embedded and settings.split:
         found.append(
             RuleViolation(
-                ("replicas",),
-                f"{settings.replicas} replicas with the embedded database start "
-                f"{settings.replicas} PostgreSQL servers on one data directory, which "
-                "PostgreSQL does not support; use database.mode: external (with "
-                "database.secretName), or accept the risk with "
-                "database.acknowledgeSharedDataDirectory: true",
+                ("database", "mode"),
+                "the embedded database runs inside the unified image, which the split "
+                "topology does not use: choose database.mode: cloudnative-pg (highly "
+                "available, needs the CloudNativePG operator), postgres (one StatefulSet) or "
+                "external (with database.secretName)",
             )
         )
+    if settings.database.mode in ("postgres", "cloudnative-pg") and not settings.split:
+        found.append(
+            RuleViolation(
+                ("database", "mode"),
+                f"database.mode: {settings.database.mode} needs topology: split; the "
+                "unified image always starts its own PostgreSQL and Redis (use mode: "
+                "embedded or external with the unified topology)",
+            )
+        )
+    if settings.split and settings.storage.access_mode == "ReadWriteMany":
+        found.append(
+            RuleViolation(
+                ("storage", "accessMode"),
+                "the split topology gives each PostgreSQL instance its own ReadWriteOnce "
+                "claim (no app pod mounts a volume): remove storage.accessMode or set "
+                "ReadWriteOnce",
+            )
+        )
+    if settings.split and settings.redis.mode == "external" and settings.redis.secret_name is None:
+        found.append(
+            RuleViolation(
+                ("redis", "secretName"),
+                "an external Redis needs redis.secretName: the Secret providing REDIS_HOST, "
+                "REDIS_PORT and REDIS_PASSWORD",
+            )
+        )
+    for name in SERVICE_NAMES:
+        scaling = settings.services.get(name).autoscaling
+        if scaling is not None and scaling.min_replicas > scaling.max_replicas:
+            found.append(
+                RuleViolation(
+                    ("services", name, "autoscaling", "minReplicas"),
+                    f"minReplicas {scaling.min_replicas} is more than maxReplicas "
+                    f"{scaling.max_replicas}, which Kubernetes refuses",
+                )
+            )
     if settings.database.mode == "external" and settings.database.secret_name is None:
         found.append(
             RuleViolation(
@@ -645,12 +910,13 @@ def check_rules(settings: Settings) -> list[RuleViolation]:
                 "(kind and name) and the remoteKey to read",
             )
         )
-    duplicated = sorted({k for k in secret.keys if secret.keys.count(k) > 1})
+    keys = settings.secret_keys
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
     if duplicated:
-        required = [k for k in duplicated if k in secret.required_keys]
+        required = [k for k in duplicated if k in settings.required_secret_keys]
         hint = (
-            f"; {', '.join(required)} is a required key already (authSecret.key and "
-            "authSecret.apiKeyHashKey): remove it from extraKeys"
+            f"; {', '.join(required)} is a required key already (authSecret.key, "
+            "authSecret.apiKeyHashKey, or a data service's password): remove it from extraKeys"
             if required
             else ""
         )
@@ -707,7 +973,11 @@ def check_rules(settings: Settings) -> list[RuleViolation]:
                 f"{MAX_HOST_LENGTH - len(prefix)} characters",
             )
         )
-    protected = [e for e in PROTECTED_ENDPOINTS if e not in settings.auth.public_endpoints]
+    protected = [
+        e
+        for e in PROTECTED_ENDPOINTS
+        if e in settings.endpoints and e not in settings.auth.public_endpoints
+    ]
     if protected and settings.auth.oauth2_proxy_host is None:
         names = ", ".join(protected)
         found.append(

@@ -68,6 +68,20 @@ REDIS_PORT = 6379
 # What an external database Secret provides, read by every service that talks to the
 # stores (infra/helm/llmgateway/templates/secret.yaml:16-29, configmap.yaml:8-14).
 EXTERNAL_DATABASE_KEYS = ("DATABASE_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
+# The same variables one by one: the apps read exactly these, never REDIS_URL
+# (packages/cache/src/redis.ts:5-9; packages/db/src/db.ts:11-13).
+DATABASE_URL = "DATABASE_URL"
+REDIS_HOST = "REDIS_HOST"
+REDIS_PORT_VARIABLE = "REDIS_PORT"
+REDIS_PASSWORD = "REDIS_PASSWORD"
+# The PostgreSQL StatefulSet's password: the official image's variable, the key of the
+# chart's Secret (infra/helm/llmgateway/templates/secret.yaml:16-20,
+# postgresql-statefulset.yaml).
+POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
+# The key of CloudNativePG's `<cluster>-app` Secret holding the application's URI
+# (cloudnative-pg@4b5e244a pkg/specs/secrets.go:44-95).
+CNPG_APP_SECRET_SUFFIX = "-app"
+CNPG_URI_KEY = "uri"
 
 # Server-side base URL of the api inside the pod or cluster, never shown to a user
 # (infra/helm/llmgateway/templates/configmap.yaml:8-14).

@@ -30,7 +30,7 @@ def external_secret(settings: Settings, instance: str | None) -> Resource:
             "target": {"name": secret.name, "creationPolicy": "Owner"},
             "data": [
                 {"secretKey": key, "remoteRef": {"key": source.remote_key, "property": key}}
-                for key in secret.keys
+                for key in settings.secret_keys
             ],
         },
     }
