@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from deepdiff import DeepDiff
 
+from compiler.compare import load_rendered
 from compiler.kustomize import Kustomize
 from compiler.load import load_spec
 from compiler.lower import lower_environment
@@ -35,6 +36,8 @@ def test_rendered_overlays_equal_lowering(
     rendered = render(kustomize, [tmp_path / d for d, _, _ in environments])
     for (directory, settings, instance), text in zip(environments, rendered, strict=True):
         documents = load_documents(text)
+        # The compiler reads renderings with PyYAML's C loader: the same data, every time.
+        assert load_rendered(text) == documents, f"{directory}: the two YAML readers differ"
         if instance is not None and settings.auth_secret.source == "generator":
             documents = without_generated_secret(documents, settings)
         got = by_identity(documents)
