@@ -17,7 +17,6 @@ from compiler.compare import (
     FileDrift,
     compare_resources,
     index_resources,
-    load_rendered,
     rendered_drift,
     show,
     tree_drift,
@@ -26,10 +25,11 @@ from compiler.console import Output
 from compiler.emit import scalar
 from compiler.errors import ExitCode, ExternalError, UsageError
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
-from compiler.golden import existing_goldens, golden_path
+from compiler.golden import existing_goldens, golden_path, golden_text
 from compiler.journal import leftovers
 from compiler.lint import Finding, lint_environment
 from compiler.plan import Tree
+from compiler.rendered import load_rendered
 from compiler.secretignore import exposed_env_files, left_behind
 from compiler.spec import Spec
 from compiler.write import existing_files, is_generated, read_file
@@ -126,6 +126,8 @@ def golden_drift(names: list[str], rendered: list[str], root: Path) -> list[Gold
         if name not in goldens:
             drift.append(GoldenDrift(golden_path(name), "missing"))
             continue
+        if goldens[name] == golden_text(name, text):
+            continue  # byte for byte what snapshot wrote: nothing to parse
         changes = rendered_drift(goldens[name], text)
         if changes:
             drift.append(GoldenDrift(golden_path(name), "changed", changes))

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from compiler.fingerprint import FINGERPRINT_PATH
+from compiler.rendered import load_rendered
 
 ResourceId = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 SECRET_FIELDS = ("data", "stringData")
@@ -55,37 +55,6 @@ def load_documents(text: str) -> list[Any]:
     """Every non-empty YAML document of a stream (raises YAMLError on invalid YAML)."""
     yaml = YAML(typ="safe", pure=True)
     return [d for d in yaml.load_all(text) if d is not None]
-
-
-RenderedYAMLError: type[Exception] = yaml.YAMLError
-# libyaml through PyYAML when it was built with it (about 12x faster), else pure Python.
-FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# kustomize writes the strings `=` and `<<` plain, which YAML 1.1 reads as its value and
-# merge tags that no safe loader constructs (ruamel fails on them too); it never writes a
-# merge key (it expands them), so here they are strings.
-NOT_RESOLVED = ("tag:yaml.org,2002:value", "tag:yaml.org,2002:merge")
-RENDERED_LOADER: Any = type(
-    "RenderedLoader",
-    (FAST_LOADER,),
-    {
-        "yaml_implicit_resolvers": {
-            first: [(tag, regexp) for tag, regexp in resolvers if tag not in NOT_RESOLVED]
-            for first, resolvers in FAST_LOADER.yaml_implicit_resolvers.items()
-        }
-    },
-)
-
-
-def load_rendered(text: str) -> list[Any]:
-    """Every non-empty document of what kustomize printed (a rendering or a golden file):
-    plain data, read with PyYAML's C loader (raises RenderedYAMLError on invalid YAML).
-
-    kustomize writes YAML a YAML 1.1 reader reads as ruamel's 1.2 reader does (it quotes
-    every string that either would take for another type: `"yes"`, `"0777"`, dates);
-    tests/test_rendered_yaml.py proves it on every rendering the tests make. Files a
-    person may edit (the spec, generated files) stay with ruamel (`load_documents`).
-    """
-    return [d for d in yaml.load_all(text, Loader=RENDERED_LOADER) if d is not None]
 
 
 def resource_id(resource: Any) -> ResourceId:

@@ -155,14 +155,14 @@ def copy_regular(source: Path, destination: Path, skip: str = "") -> None:
 
 def redact(text: str) -> str:
     """kustomize output with every Secret's values replaced; other documents untouched."""
-    from compiler.compare import load_rendered
-
     documents = text.split("\n---\n")
     out: list[str] = []
     for document in documents:
         if "kind: Secret" not in document:
             out.append(document)
             continue
+        from compiler.rendered import load_rendered
+
         (parsed,) = load_rendered(document)
         if not isinstance(parsed, dict) or parsed.get("kind") != "Secret":
             out.append(document)

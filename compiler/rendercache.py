@@ -117,7 +117,7 @@ def references(kustomization: Any) -> Iterator[str]:
 
 def reads_only(root: Path, directories: Sequence[Path]) -> bool:
     """Whether every kustomization under ``directories`` names only paths inside them."""
-    from compiler.compare import RenderedYAMLError, load_rendered
+    from compiler.rendered import RenderedYAMLError, load_rendered
 
     allowed = [posixpath.normpath(d.relative_to(root).as_posix()) for d in directories]
     for directory in directories:

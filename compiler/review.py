@@ -597,12 +597,12 @@ def diff_command(
     from pathlib import Path
 
     from compiler import git
-    from compiler.compare import load_rendered
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.plan import plan_tree
     from compiler.render import render, render_revision
     from compiler.rendercache import RenderCache
+    from compiler.rendered import load_rendered
 
     spec = load_spec(spec_path)
     tree = plan_tree(spec)

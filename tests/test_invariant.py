@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from deepdiff import DeepDiff
 
-from compiler.compare import load_rendered
 from compiler.kustomize import Kustomize
 from compiler.load import load_spec
 from compiler.lower import lower_environment
 from compiler.plan import plan_tree
 from compiler.render import PLACEHOLDER, render
+from compiler.rendered import load_rendered
 from compiler.spec import Settings
 from tests.conftest import case_id, valid_case_specs
 from tests.helpers import by_identity, load_documents, write_tree

@@ -164,14 +164,8 @@ def test_an_overlay_reading_outside_itself_is_never_cached(logged: Path, project
     )
     for value in ("one", "two"):
         (extra / "configmap.yaml").write_text(configmap.format(value))
-        done = subprocess.run(
-            ["python", "-m", "compiler", "lint", "overlays/prod", "--output", "json"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode in (0, 1), done.stderr
+        done = run_cli("lint", "overlays/prod", "--output", "json")
+        assert done.code in (0, 1), done.err
         assert built(logged) == ["prod"]
 
 

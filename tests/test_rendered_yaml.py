@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.compare import RENDERED_LOADER, load_rendered
 from compiler.kustomize import Kustomize
+from compiler.rendered import RENDERED_LOADER, load_rendered
 from tests.helpers import load_documents
 
 # Strings a YAML 1.1 reader takes for booleans, numbers, dates or null, and a 1.2 reader
