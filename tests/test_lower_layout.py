@@ -32,6 +32,7 @@ MAKER = {
     "Service": [("unified", "service"), ("split", "service")],
     "ConfigMap": [("split", "config_map")],
     "PodDisruptionBudget": [("availability", "pod_disruption_budget")],
+    "HorizontalPodAutoscaler": [("availability", "horizontal_pod_autoscaler")],
     "ServiceMonitor": [("monitoring", "service_monitor")],
     "NetworkPolicy": [("network", "network_policy")],
     "Ingress": [("ingress", "ingress")],

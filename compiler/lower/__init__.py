@@ -12,16 +12,16 @@ settings; this entry point picks and orders them:
                   ConfigMap, the api's migration runner
     data          the split topology's PostgreSQL and Redis, and how the apps reach them
     security      security contexts and the deliberate policy findings
-    availability  the PodDisruptionBudget and topology spread
+    availability  PodDisruptionBudgets, topology spread, HorizontalPodAutoscalers
     monitoring    the ServiceMonitor
-    network       the NetworkPolicy
+    network       the NetworkPolicy, one per role in the split topology
     ingress       Ingresses, the oauth2-proxy block, the Certificate, /metrics refusal
     secrets       Secret references and the ExternalSecret
 """
 
 from __future__ import annotations
 
-from compiler.lower.availability import pod_disruption_budget
+from compiler.lower.availability import pod_disruption_budget, split_availability
 from compiler.lower.data import data_services
 from compiler.lower.ingress import (
     METRICS_INGRESS,
@@ -33,7 +33,7 @@ from compiler.lower.ingress import (
 )
 from compiler.lower.meta import Resource, namespace
 from compiler.lower.monitoring import service_monitor
-from compiler.lower.network import network_policy
+from compiler.lower.network import network_policy, split_network_policies
 from compiler.lower.secrets import external_secret
 from compiler.lower.split import split_workloads
 from compiler.lower.unified import deployment, persistent_volume_claim, service
@@ -47,12 +47,15 @@ def lower_environment(settings: Settings, instance: str | None) -> list[Resource
     resources: list[Resource] = [namespace(settings, instance)]
     if settings.split:
         resources.extend(split_workloads(settings, instance))
+        resources.extend(split_availability(settings, instance))
         resources.extend(data_services(settings, instance))
     else:
         resources.extend(unified_workloads(settings, instance))
     if settings.monitoring.service_monitor:
         resources.append(service_monitor(settings, instance))
-    if settings.network_policy_enabled and not settings.split:
+    if settings.network_policy_enabled and settings.split:
+        resources.extend(split_network_policies(settings, instance))
+    elif settings.network_policy_enabled:
         resources.append(network_policy(settings, instance))
     endpoints = served_endpoints(settings)
     resources.extend(ingress(settings, instance, endpoint) for endpoint in endpoints)

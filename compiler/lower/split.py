@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from compiler import upstream
+from compiler.lower.availability import runs_several_pods, topology_spread
 from compiler.lower.data import connection_env
 from compiler.lower.meta import (
     CONFIG_MAP,
@@ -252,6 +253,8 @@ def deployment(
         # kill: streamed completions may run for minutes (gateway-deployment.yaml:78).
         "terminationGracePeriodSeconds": settings.shutdown.termination_grace_period_seconds,
     }
+    if runs_several_pods(service):
+        pod_spec["topologySpreadConstraints"] = topology_spread(component_selector(name))
     if name == "api":
         pod_spec["initContainers"] = [migration_container(settings)]
     pod_spec["containers"] = [container]
