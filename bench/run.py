@@ -369,7 +369,8 @@ def report(
     for count, figures in split.items():
         floor = next(iter(results.values()))["kustomize build overlays/prod (floor)"].seconds
         for name, figure in figures.items():
-            lines.append(row(f"{count} split", name, figure, floor, split_target(name, count)))
+            verdict_text = split_target(name, count, figure)
+            lines.append(row(f"{count} split", name, figure, floor, verdict_text))
     lines += growth_rows(
         split, ("compile (from scratch)", "compile (up to date)", "check --no-render"), " split"
     )
@@ -422,10 +423,10 @@ def target(name: str, count: int, figures: dict[str, Figure]) -> str:
     return ""
 
 
-def split_target(name: str, count: int) -> str:
+def split_target(name: str, count: int, figure: Figure) -> str:
     if count != 1000 or name == "creating its files alone":
         return ""
-    return "<= 5 s and <= 400 MiB"
+    return verdict(figure.seconds <= 5 and figure.peak_mib <= 400, "<= 5 s and <= 400 MiB")
 
 
 def verdict(ok: bool, text: str) -> str:
