@@ -105,6 +105,8 @@ MUTATION_TARGETS = {
     "compiler/review.py": ["tests/test_boundaries.py", "tests/test_diff.py"],
     "compiler/write.py": [
         "tests/test_write.py",
+        "tests/test_write_file.py",
+        "tests/test_write_rules.py",
         "tests/test_compile.py",
         "tests/test_hostile.py",
         # not test_interrupt.py: it interrupts compiles in other processes, which mutmut
