@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,16 @@ def test_a_name_too_long_for_the_temporary_file_is_a_write_error(tmp_path: Path)
         write_file(target, "x\n")
     assert str(caught.value) == f"cannot write {target}: File name too long"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temporary_file_is_made_beside_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with TMPDIR on another file system, a temporary file made there could not be
+    # renamed over the target (EXDEV)
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system to put TMPDIR on")
+    monkeypatch.setattr(tempfile, "tempdir", str(other))
+    assert write_file(tmp_path / "out.yaml", "x\n") is True
+    assert (tmp_path / "out.yaml").read_text() == "x\n"
