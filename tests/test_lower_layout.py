@@ -34,6 +34,8 @@ MAKER = {
     "Ingress": ("ingress", "ingress"),
     "Certificate": ("ingress", "certificate"),
     "ExternalSecret": ("secrets", "external_secret"),
+    "Cluster": ("data", "cnpg_cluster"),
+    "StatefulSet": ("data", "stateful_set"),
 }
 # Modules lowering may import: the spec's models, the upstream table, its own parts.
 ALLOWED_IMPORTS = {"__future__", "typing", "compiler", "compiler.spec", "compiler.upstream"}

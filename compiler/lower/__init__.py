@@ -19,6 +19,7 @@ settings; this entry point picks and orders them:
 from __future__ import annotations
 
 from compiler.lower.availability import pod_disruption_budget
+from compiler.lower.data import data_services
 from compiler.lower.ingress import (
     ENDPOINTS,
     METRICS_INGRESS,
@@ -47,6 +48,7 @@ def lower_environment(settings: Settings, instance: str | None) -> list[Resource
     if settings.replicas > 1:
         resources.append(pod_disruption_budget(settings, instance))
     resources.append(service(settings, instance))
+    resources.extend(data_services(settings, instance) if settings.split else ())
     if settings.monitoring.service_monitor:
         resources.append(service_monitor(settings, instance))
     if settings.network_policy_enabled:
