@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from compiler.kustomize import Kustomize
+from compiler.lint import validate_schemas
 from compiler.load import load_spec
+from compiler.lower import lower_environment
 from compiler.lower.data import connection_env
 from compiler.plan import plan_tree
 from compiler.render import render
@@ -345,3 +347,32 @@ def test_readme_names_the_operator_and_its_install() -> None:
     readme = (CASES.parent.parent / "README.md").read_text()
     assert CNPG_INSTALL in readme
     assert "CloudNativePG operator" in readme
+
+
+def test_validate_names_the_data_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    cnpg = run_cli("-C", str(CNPG_CASE), "validate", "--spec", "spec.yaml")
+    assert cnpg.code == 0, cnpg.err
+    assert "  staging: namespace llmgateway-staging, 1 replica, CloudNativePG database of 1 " in (
+        cnpg.out
+    )
+    assert "  prod: namespace llmgateway-prod, 1 replica, CloudNativePG database of 3 " in (
+        cnpg.out
+    )
+    postgres = run_cli("-C", str(POSTGRES_CASE), "validate", "--spec", "spec.yaml")
+    assert ", PostgreSQL StatefulSet, " in postgres.out
+
+
+def test_cluster_is_validated_offline_against_its_schema() -> None:
+    """The Cluster's CRD schema (CloudNativePG 1.30.0) is read without a cluster."""
+    settings = settings_of(CNPG_CASE, "prod")
+    resources = lower_environment(settings, "prod")
+    assert validate_schemas("prod", resources, settings.kubernetes_version) == []
+    cluster = next(r for r in resources if r["kind"] == "Cluster")
+    cluster["spec"]["instances"] = "three"
+    cluster["spec"]["bootstrap"]["initdb"]["databse"] = "llmgateway"
+    assert sorted(f.render() for f in validate_schemas("prod", resources, "1.32")) == [
+        "prod: error: Cluster/llmgateway-prod/llmgateway-postgres: spec.bootstrap.initdb."
+        "databse: unknown field 'databse'",
+        "prod: error: Cluster/llmgateway-prod/llmgateway-postgres: spec.instances: 'three' "
+        "is not of type 'integer'",
+    ]
