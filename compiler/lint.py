@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compiler import upstream
-from compiler.lower.meta import APP, SELECTOR
+from compiler.lower.availability import HOSTNAME_TOPOLOGY
+from compiler.lower.meta import APP, CNPG_CLUSTER_LABEL, SELECTOR
+from compiler.lower.network import CNPG_POD_ROLE
 from compiler.spec import PROTECTED_ENDPOINTS, Settings
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -123,6 +125,31 @@ RULES = {
             "a NetworkPolicy selects the app pods in every environment (the unified image "
             "runs Redis without a password)",
             "warning",
+        ),
+        Rule(
+            "LLMGW012",
+            "networkpolicy-for-every-workload",
+            "once the namespace has NetworkPolicies, every workload's pods (Deployments, "
+            "StatefulSets, CloudNativePG instances) are selected by one that restricts who "
+            "gets in",
+        ),
+        Rule(
+            "LLMGW013",
+            "disruption-budget-for-replicas",
+            "a Deployment running more than one pod (replicas, or an autoscaler's "
+            "minReplicas) has a PodDisruptionBudget, so a node drain leaves it serving",
+        ),
+        Rule(
+            "LLMGW014",
+            "replicas-left-to-the-autoscaler",
+            "a Deployment scaled by a HorizontalPodAutoscaler has no replicas field: every "
+            "apply would reset the count the autoscaler chose",
+        ),
+        Rule(
+            "LLMGW015",
+            "spread-over-nodes",
+            "a Deployment running more than one pod spreads them over nodes "
+            "(topologySpreadConstraints by kubernetes.io/hostname)",
         ),
     )
 }
@@ -377,8 +404,129 @@ def check_policy(environment: str, settings: Settings, resources: list[Any]) -> 
                 rule.severity,
             )
         )
+    if kinds.get("NetworkPolicy"):
+        findings += check_network_coverage(environment, kinds)
+    findings += check_availability(environment, kinds)
     findings += check_urls(environment, settings, kinds.get("Deployment", []))
     findings += check_metrics(environment, kinds.get("Ingress", []), kinds.get("Service", []))
+    return findings
+
+
+def selects(selector: Any, labels: dict[str, Any]) -> bool:
+    """Whether a label selector (matchLabels and matchExpressions) selects ``labels``."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, values = expression.get("key"), expression.get("values") or []
+        operator = expression.get("operator")
+        if (
+            (operator == "In" and labels.get(key) not in values)
+            or (operator == "NotIn" and key in labels and labels[key] in values)
+            or (operator == "Exists" and key not in labels)
+            or (operator == "DoesNotExist" and key in labels)
+        ):
+            return False
+    return True
+
+
+def pod_labels(resource: Any) -> dict[str, Any]:
+    """Labels of a workload's pods; a CloudNativePG Cluster's instances carry the cluster's
+    name and their role (cloudnative-pg@4b5e244a pkg/specs/pods.go:544-554)."""
+    if resource.get("kind") == "Cluster":
+        name = (resource.get("metadata") or {}).get("name")
+        return {CNPG_CLUSTER_LABEL: name, CNPG_POD_ROLE: "instance"}
+    template = (resource.get("spec") or {}).get("template") or {}
+    return dict((template.get("metadata") or {}).get("labels") or {})
+
+
+def check_network_coverage(environment: str, kinds: dict[str, list[Any]]) -> list[Finding]:
+    """LLMGW012: every workload's pods are selected by a policy restricting ingress."""
+    guarding = [
+        (policy.get("spec") or {}).get("podSelector")
+        for policy in kinds.get("NetworkPolicy", [])
+        if "Ingress" in ((policy.get("spec") or {}).get("policyTypes") or ["Ingress"])
+    ]
+    findings = []
+    for kind in ("Deployment", "StatefulSet", "Cluster"):
+        for workload in kinds.get(kind, []):
+            labels = pod_labels(workload)
+            if not any(selects(selector, labels) for selector in guarding):
+                # The workload's own selector names its pods shortly.
+                named = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels")
+                shown = ", ".join(f"{k}={v}" for k, v in (named or labels).items())
+                findings.append(
+                    finding(
+                        environment,
+                        workload,
+                        "LLMGW012",
+                        f"no NetworkPolicy selects its pods ({shown}): any pod of the "
+                        "cluster reaches them",
+                    )
+                )
+    return findings
+
+
+def check_availability(environment: str, kinds: dict[str, list[Any]]) -> list[Finding]:
+    """LLMGW013-015: budgets, spread and autoscaling of the Deployments."""
+    scalers = {
+        ((hpa.get("spec") or {}).get("scaleTargetRef") or {}).get("name"): hpa
+        for hpa in kinds.get("HorizontalPodAutoscaler", [])
+        if ((hpa.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
+    }
+    budgets = [
+        (budget.get("spec") or {}).get("selector")
+        for budget in kinds.get("PodDisruptionBudget", [])
+    ]
+    findings = []
+    for deployment in kinds.get("Deployment", []):
+        spec = deployment.get("spec") or {}
+        scaler = scalers.get((deployment.get("metadata") or {}).get("name"))
+        if scaler is not None and "replicas" in spec:
+            findings.append(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW014",
+                    f"replicas {spec['replicas']} and HorizontalPodAutoscaler "
+                    f"{(scaler.get('metadata') or {}).get('name')}: leave the count to the "
+                    "autoscaler (no replicas field)",
+                )
+            )
+        fewest = (
+            (scaler.get("spec") or {}).get("minReplicas", 1)
+            if scaler is not None
+            else spec.get("replicas", 1)
+        )
+        if not isinstance(fewest, int) or fewest <= 1:
+            continue
+        labels = pod_labels(deployment)
+        if not any(selects(selector, labels) for selector in budgets):
+            findings.append(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW013",
+                    f"at least {fewest} pods and no PodDisruptionBudget selects them: a node "
+                    "drain may evict them all at once",
+                )
+            )
+        pod = (spec.get("template") or {}).get("spec") or {}
+        spread = [
+            c
+            for c in pod.get("topologySpreadConstraints") or []
+            if c.get("topologyKey") == HOSTNAME_TOPOLOGY and selects(c.get("labelSelector"), labels)
+        ]
+        if not spread:
+            findings.append(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW015",
+                    f"at least {fewest} pods and no topologySpreadConstraints by "
+                    f"{HOSTNAME_TOPOLOGY}: one node's loss may take them all",
+                )
+            )
     return findings
 
 

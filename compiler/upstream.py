@@ -126,6 +126,10 @@ HOSTED = "HOSTED"
 PAID_MODE = "PAID_MODE"
 ADMIN_EMAILS = "ADMIN_EMAILS"
 
+# Every split image listens on PORT, which its Dockerfile and upstream's chart set to 80
+# (infra/split.dockerfile:169-170 and the other services' EXPOSE/ENV lines;
+# infra/helm/llmgateway/templates/configmap.yaml:9).
+SPLIT_PORT = 80
 # The gateway's health check on its main port: `/` checks its dependencies, and
 # `?skip=redis,database` skips them (apps/gateway/src/app.ts:279-288).
 HEALTH_PATH = "/"

@@ -152,7 +152,7 @@ def rule_ids(findings: list[Finding]) -> list[str]:
 
 
 def test_rule_ids_are_stable_and_explained() -> None:
-    assert sorted(RULES) == [f"LLMGW{i:03d}" for i in range(1, 12)]
+    assert sorted(RULES) == [f"LLMGW{i:03d}" for i in range(1, 16)]
     assert all(rule.reason for rule in RULES.values())
 
 
@@ -345,7 +345,7 @@ def test_lint_case(case: Path, request: pytest.FixtureRequest) -> None:
 
 def test_every_new_rule_has_a_failing_case() -> None:
     covered = {case.name.split("-")[0] for case in LINT_CASES}
-    assert {"LLMGW009", "LLMGW010", "LLMGW011"} <= covered
+    assert {"LLMGW009", "LLMGW010", "LLMGW011", "LLMGW013"} <= covered
 
 
 def test_llmgw010_follows_ingress_nginx_path_matching() -> None:

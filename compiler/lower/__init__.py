@@ -9,16 +9,16 @@ settings; this entry point picks and orders them:
     meta          names, labels, metadata, the Namespace, hosts and URLs
     unified       the unified Deployment, its init container, its claim, its Service
     security      security contexts and the deliberate policy findings
-    availability  the PodDisruptionBudget and topology spread
+    availability  PodDisruptionBudgets, topology spread, HorizontalPodAutoscalers
     monitoring    the ServiceMonitor
-    network       the NetworkPolicy
+    network       the NetworkPolicy, one per role in the split topology
     ingress       Ingresses, the oauth2-proxy block, the Certificate, /metrics refusal
     secrets       Secret references and the ExternalSecret
 """
 
 from __future__ import annotations
 
-from compiler.lower.availability import pod_disruption_budget
+from compiler.lower.availability import pod_disruption_budget, split_availability
 from compiler.lower.data import data_services
 from compiler.lower.ingress import (
     ENDPOINTS,
@@ -30,7 +30,7 @@ from compiler.lower.ingress import (
 )
 from compiler.lower.meta import Resource, namespace
 from compiler.lower.monitoring import service_monitor
-from compiler.lower.network import network_policy
+from compiler.lower.network import network_policy, split_network_policies
 from compiler.lower.secrets import external_secret
 from compiler.lower.unified import deployment, persistent_volume_claim, service
 from compiler.spec import Settings
@@ -45,13 +45,17 @@ def lower_environment(settings: Settings, instance: str | None) -> list[Resource
     if embedded:
         resources.append(persistent_volume_claim(settings, instance))
     resources.append(deployment(settings, instance))
-    if settings.replicas > 1:
+    if settings.split:
+        resources.extend(split_availability(settings, instance))
+    elif settings.replicas > 1:
         resources.append(pod_disruption_budget(settings, instance))
     resources.append(service(settings, instance))
     resources.extend(data_services(settings, instance) if settings.split else ())
     if settings.monitoring.service_monitor:
         resources.append(service_monitor(settings, instance))
-    if settings.network_policy_enabled:
+    if settings.network_policy_enabled and settings.split:
+        resources.extend(split_network_policies(settings, instance))
+    elif settings.network_policy_enabled:
         resources.append(network_policy(settings, instance))
     resources.extend(ingress(settings, instance, endpoint) for endpoint in ENDPOINTS)
     resources.append(metrics_ingress(settings, instance))
