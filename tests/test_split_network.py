@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from compiler.kustomize import Kustomize
+from compiler.lint import validate_schemas
 from compiler.load import parse_spec
 from compiler.plan import plan_tree
 from compiler.render import render
@@ -379,3 +380,14 @@ def test_disruption_budgets_and_autoscalers(
             }
         ],
     }
+
+
+def test_policies_budgets_and_autoscalers_validate_offline(
+    environments: dict[str, dict[str, list[Any]]],
+) -> None:
+    kinds = ("NetworkPolicy", "PodDisruptionBudget", "HorizontalPodAutoscaler")
+    for egress, rendered_environments in environments.items():
+        for name, resources in rendered_environments.items():
+            mine = [r for r in resources if r["kind"] in kinds]
+            assert mine, (egress, name)
+            assert validate_schemas(name, mine, "1.32") == [], (egress, name)
