@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from compiler import upstream
 from compiler.console import Output
 from compiler.emit import header_text
 from compiler.errors import ExitCode
@@ -22,6 +23,9 @@ WHAT = {
     "api": "management API used by the UI",
     "gateway": "OpenAI-compatible API for applications",
     "admin": "system-wide settings",
+    "playground": "chat playground",
+    "docs": "documentation",
+    "code": "coding app",
 }
 
 
@@ -75,8 +79,10 @@ def environments_page(spec: Spec) -> str:
         )
         lines += ["", "| endpoint | URL | port | what it is | access |", "|---|---|---:|---|---|"]
         for endpoint, host in hosts(env).items():
+            # The split topology: each endpoint's own Service, on upstream's port.
+            port = upstream.SPLIT_PORT if env.split else ports[endpoint]
             lines.append(
-                f"| {endpoint} | {env.scheme}://{host} | {ports[endpoint]} | {WHAT[endpoint]} "
+                f"| {endpoint} | {env.scheme}://{host} | {port} | {WHAT[endpoint]} "
                 f"| {access(env, endpoint)} |"
             )
         scraped = (

@@ -72,27 +72,31 @@ DNS = pod("kube-system", **{"k8s-app": "kube-dns"})
 INTERNET = Pod(None)
 
 WEB = ("api", "gateway", "ui", "admin")
+# The app pods' port: each Service's port 80 goes to the container port `http`, 8080 (the
+# images run as root without NET_BIND_SERVICE; README "The split topology"). A
+# NetworkPolicy sees the pod's port, after the Service's translation.
+APP_PORT = 8080
 # (who, to whom, port, allowed?) for the environment `cnpg` below.
 INGRESS_TABLE: list[tuple[str, Pod, Pod, int, bool]] = [
-    *[(f"controller->{s}", CONTROLLER, app(s), 80, True) for s in WEB],
+    *[(f"controller->{s}", CONTROLLER, app(s), APP_PORT, True) for s in WEB],
     *[
         (
             f"controller-namespace-other-pod->{s}",
             OTHER_POD_OF_CONTROLLER_NAMESPACE,
             app(s),
-            80,
+            APP_PORT,
             False,
         )
         for s in WEB
     ],
-    *[(f"stranger->{s}", STRANGER, app(s), 80, False) for s in WEB],
-    *[(f"lookalike->{s}", LOOKALIKE, app(s), 80, False) for s in WEB],
-    ("controller->worker", CONTROLLER, app("worker"), 80, False),
-    ("ui->api", app("ui"), app("api"), 80, True),
-    ("admin->api", app("admin"), app("api"), 80, True),
-    ("ui->gateway", app("ui"), app("gateway"), 80, False),
-    ("prometheus->gateway", PROMETHEUS, app("gateway"), 80, True),
-    ("prometheus->api", PROMETHEUS, app("api"), 80, False),
+    *[(f"stranger->{s}", STRANGER, app(s), APP_PORT, False) for s in WEB],
+    *[(f"lookalike->{s}", LOOKALIKE, app(s), APP_PORT, False) for s in WEB],
+    ("controller->worker", CONTROLLER, app("worker"), APP_PORT, False),
+    ("ui->api", app("ui"), app("api"), APP_PORT, True),
+    ("admin->api", app("admin"), app("api"), APP_PORT, True),
+    ("ui->gateway", app("ui"), app("gateway"), APP_PORT, False),
+    ("prometheus->gateway", PROMETHEUS, app("gateway"), APP_PORT, True),
+    ("prometheus->api", PROMETHEUS, app("api"), APP_PORT, False),
     *[(f"{s}->postgres", app(s), CNPG_INSTANCE, 5432, True) for s in ("api", "gateway", "worker")],
     *[(f"{s}->redis", app(s), REDIS_POD, 6379, True) for s in ("api", "gateway", "worker")],
     ("api->postgres:8000", app("api"), CNPG_INSTANCE, 8000, False),
@@ -123,9 +127,9 @@ EGRESS_TABLE: list[tuple[str, Pod, Pod, int, bool]] = [
     ("ui->postgres", app("ui"), CNPG_INSTANCE, 5432, False),
     ("ui->redis", app("ui"), REDIS_POD, 6379, False),
     ("gateway->internet:5432", app("gateway"), INTERNET, 5432, False),
-    ("ui->api", app("ui"), app("api"), 80, True),
-    ("admin->api", app("admin"), app("api"), 80, True),
-    ("gateway->api", app("gateway"), app("api"), 80, False),
+    ("ui->api", app("ui"), app("api"), APP_PORT, True),
+    ("admin->api", app("admin"), app("api"), APP_PORT, True),
+    ("gateway->api", app("gateway"), app("api"), APP_PORT, False),
     ("instance->instance:5432", CNPG_INSTANCE, CNPG_INSTANCE, 5432, True),
     ("instance->instance:8000", CNPG_INSTANCE, CNPG_INSTANCE, 8000, True),
     ("instance->dns", CNPG_INSTANCE, DNS, 53, True),

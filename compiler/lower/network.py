@@ -27,6 +27,7 @@ from compiler.lower.meta import (
     metadata,
     service_name,
 )
+from compiler.lower.split import CONTAINER_PORT
 from compiler.lower.unified import SERVICE_PORTS
 from compiler.spec import ServiceName, Settings
 
@@ -98,9 +99,6 @@ def network_policy(settings: Settings, instance: str | None) -> Resource:
 # ee/admin/proxy.ts:29), playground (apps/playground/src/lib/config-server.ts:21) and code
 # (apps/code/src/lib/config-server.ts:23); docs does not read it.
 API_BACKEND_CLIENTS = ("ui", "admin", "playground", "code")
-# DATABASE_URL and REDIS_* users: the chart makes exactly these wait for PostgreSQL and
-# Redis (infra/helm/llmgateway/templates/{api,gateway,worker}-deployment.yaml initContainers).
-DATA_CLIENTS = ("api", "gateway", "worker")
 # Calls to the internet on 443: the gateway to the LLM providers, the worker to Stripe and
 # PostHog (issue 13), the api for GitHub/Google sign-in (apps/api/src/auth/config.ts:661-673).
 INTERNET_CLIENTS = ("api", "gateway", "worker")
@@ -224,7 +222,8 @@ def service_policy(settings: Settings, instance: str | None, name: ServiceName) 
     """Who reaches one split service, and where it may go."""
 
     def port() -> list[dict[str, Any]]:
-        return tcp(upstream.SPLIT_PORT)
+        # The pod's port (the Service's port 80 is translated to it before the policy).
+        return tcp(CONTAINER_PORT)
 
     ingress: list[dict[str, Any]] = []
     if name != "worker":  # the worker serves nothing
@@ -241,7 +240,7 @@ def service_policy(settings: Settings, instance: str | None, name: ServiceName) 
     egress: list[dict[str, Any]] | None = None
     if settings.network_policy.restrict_egress:
         egress = [dns()]
-        if name in DATA_CLIENTS:
+        if name in upstream.DATA_CLIENTS:
             egress += data_egress(settings)
         if name in API_BACKEND_CLIENTS and settings.services.api.enabled:
             egress.append(allow([pods(component_selector("api"))], port(), "to"))
