@@ -19,6 +19,7 @@ from compiler.load import load_spec
 from compiler.lower import lower_environment
 from compiler.plan import plan_tree
 from compiler.render import PLACEHOLDER, render
+from compiler.rendered import load_rendered
 from compiler.spec import Settings
 from tests.conftest import case_id, valid_case_specs
 from tests.helpers import by_identity, load_documents, write_tree
@@ -35,6 +36,8 @@ def test_rendered_overlays_equal_lowering(
     rendered = render(kustomize, [tmp_path / d for d, _, _ in environments])
     for (directory, settings, instance), text in zip(environments, rendered, strict=True):
         documents = load_documents(text)
+        # The compiler reads renderings with PyYAML's C loader: the same data, every time.
+        assert load_rendered(text) == documents, f"{directory}: the two YAML readers differ"
         lowered = lower_environment(settings, instance)
         if instance is not None and settings.auth_secret.source == "generator":
             documents = without_generated_secret(documents, settings, lowered)
