@@ -26,7 +26,7 @@ def validate_command(output: Output, spec_path: str, *, strict: bool) -> int:
                 f"    hosts: {', '.join(f'{env.scheme}://{h}' for h in hosts(env).values())}"
             )
             continue
-        database = "embedded database" if env.database.mode == "embedded" else "external database"
+        database = data_service(env)
         storage = (
             f", {env.access_mode} {env.storage.size}" if env.database.mode == "embedded" else ""
         )
@@ -39,6 +39,17 @@ def validate_command(output: Output, spec_path: str, *, strict: bool) -> int:
     return ExitCode.OK
 
 
+def data_service(env: Settings) -> str:
+    """Where the environment's PostgreSQL runs, in words."""
+    return {
+        "embedded": "embedded database",
+        "external": "external database",
+        "postgres": "PostgreSQL StatefulSet",
+        "cloudnative-pg": f"CloudNativePG database of {env.database_instances} "
+        f"instance{'s' if env.database_instances != 1 else ''}",
+    }[env.database.mode]
+
+
 def split_summary(env: Settings) -> str:
     """The split topology in a line: each service's pods, the data services, the tag."""
     pods = []
@@ -49,12 +60,7 @@ def split_summary(env: Settings) -> str:
             if scaling is None
             else f"{service} {scaling.min_replicas}-{scaling.max_replicas} (autoscaled)"
         )
-    mode = env.database.mode
-    database = {
-        "cloudnative-pg": f"CloudNativePG database ({env.database_instances} "
-        f"instance{'s' if env.database_instances != 1 else ''})",
-        "postgres": "PostgreSQL StatefulSet",
-    }.get(mode, f"{mode} database")
+    database = data_service(env)
     own = [f"{s} {c.image.tag}" for s, c in env.services.enabled() if c.image.tag is not None]
     return (
         f"split topology: {', '.join(pods)}; {database}, {env.redis.mode} Redis, "

@@ -19,6 +19,7 @@ from compiler.load import load_spec
 from compiler.lower import lower_environment
 from compiler.plan import plan_tree
 from compiler.render import PLACEHOLDER, render
+from compiler.rendered import load_rendered
 from compiler.spec import Settings
 from tests.conftest import case_id, valid_case_specs
 from tests.helpers import by_identity, load_documents, write_tree
@@ -35,6 +36,8 @@ def test_rendered_overlays_equal_lowering(
     rendered = render(kustomize, [tmp_path / d for d, _, _ in environments])
     for (directory, settings, instance), text in zip(environments, rendered, strict=True):
         documents = load_documents(text)
+        # The compiler reads renderings with PyYAML's C loader: the same data, every time.
+        assert load_rendered(text) == documents, f"{directory}: the two YAML readers differ"
         lowered = lower_environment(settings, instance)
         if instance is not None and settings.auth_secret.source == "generator":
             documents = without_generated_secret(documents, settings, lowered)
@@ -70,11 +73,12 @@ def without_generated_secret(
     hashed = secret["metadata"]["name"]
     assert hashed.startswith(f"{name}-")
     assert hashed != name
-    assert sorted(secret["data"]) == sorted(settings.auth_secret.keys)
+    # Every key of the Secret, the data services' passwords included.
+    assert sorted(secret["data"]) == sorted(settings.secret_keys)
     assert {base64.b64decode(v).decode() for v in secret["data"].values()} == {PLACEHOLDER}
     rest = json.dumps([d for d in documents if d is not secret])
     references = secret_references(lowered, name)
-    assert references >= len(settings.auth_secret.keys)
+    assert references >= len(settings.secret_keys)
     assert rest.count(f'"{hashed}"') == references, "references not renamed"
     rest = rest.replace(f'"{hashed}"', f'"{name}"')
     result: list[Any] = json.loads(rest)

@@ -98,10 +98,13 @@ def resolved_env(container: Any, documents: list[Any]) -> dict[str, Any]:
 
 
 def every_container(documents: list[Any]) -> list[tuple[str, Any]]:
+    """Every container of LLM Gateway's own workloads (pods labelled app: llmgateway; the
+    PostgreSQL and Redis StatefulSets are not the app's: tests/test_data_services.py)."""
     return [
         (d["metadata"]["name"], c)
         for d in documents
         if d["kind"] in ("Deployment", "StatefulSet")
+        and d["spec"]["template"]["metadata"]["labels"].get("app") == "llmgateway"
         for c in [*pod(d).get("initContainers", []), *pod(d)["containers"]]
     ]
 
@@ -429,7 +432,7 @@ def test_validate_summarises_the_split_topology() -> None:
     assert (
         "  split: namespace llmgateway-split, split topology: api 2, gateway 3, ui 2-5 "
         "(autoscaled), admin 1, worker 1, playground 1, docs 1, code 1; CloudNativePG "
-        "database (3 instances), in-cluster Redis, image tag v1.2.3 (api v1.2.4)"
+        "database of 3 instances, in-cluster Redis, image tag v1.2.3 (api v1.2.4)"
     ) in lines
     assert (
         "  lab: namespace llmgateway-lab, split topology: api 1, gateway 1, ui 1, worker 1; "
