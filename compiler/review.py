@@ -21,6 +21,7 @@ from compiler.compare import (
     describe_change,
     index_resources,
     quantity_bytes,
+    resource_id,
     show,
 )
 from compiler.console import Output
@@ -314,7 +315,14 @@ def claim_removed_risk(
 ) -> Risk:
     """A removed claim; the embedded database's gets the steps that move its data."""
     source = embedded_database(change.id, old)
-    if source is None:
+    keeps_embedded = any(
+        embedded_database(resource_id(r), new) is not None
+        for r in new
+        if isinstance(r, dict) and r.get("kind") == "PersistentVolumeClaim"
+    )
+    # Steps only where the environment goes on without an embedded database: a removed
+    # environment or one keeping its own claim elsewhere gets the plain warning.
+    if source is None or not new or keeps_embedded:
         return Risk(
             environment,
             change.label,

@@ -209,3 +209,22 @@ def test_the_before_switch_case_is_todays_unified_prod() -> None:
         3,
         "ReadWriteMany",
     )
+
+
+def test_a_namespace_move_or_a_removed_environment_gets_no_migration_steps() -> None:
+    """The steps are for leaving the embedded database, not for moving it elsewhere."""
+    text = BEFORE_SWITCH.read_text()
+    spec = parse_spec(text.encode(), "spec.yaml")
+    moved = parse_spec(
+        text.replace("namespace: llmgateway-dev", "namespace: gateway-dev").encode(), "spec.yaml"
+    )
+    old = {name: lower_environment(env, name) for name, env in spec.enabled()}
+    new = {name: lower_environment(env, name) for name, env in moved.enabled()}
+    new_without_dev = {"prod": old["prod"]}
+    for after in (new, new_without_dev):
+        [risk] = [
+            r
+            for r in diff_environments("before", old, after).risks
+            if r.resource == "PersistentVolumeClaim/llmgateway-dev/llmgateway-data"
+        ]
+        assert risk.action == "back up the database first, or keep the claim out of pruning"
