@@ -19,7 +19,8 @@ from compiler.kustomize import Kustomize
 from compiler.load import parse_spec
 from compiler.lower import lower_environment
 from compiler.review import diff_environments
-from tests.conftest import CASES
+from compiler.spec import shared_data_directory_message
+from tests.conftest import CASES, ROOT
 from tests.helpers import run_cli
 
 BEFORE_SWITCH = CASES / "valid" / "unified-replicas-shared-data-acknowledged" / "spec.yaml"
@@ -228,3 +229,27 @@ def test_a_namespace_move_or_a_removed_environment_gets_no_migration_steps() -> 
             if r.resource == "PersistentVolumeClaim/llmgateway-dev/llmgateway-data"
         ]
         assert risk.action == "back up the database first, or keep the claim out of pruning"
+
+
+def test_readme_states_the_concrete_failure_of_unified_replicas() -> None:
+    """The README says what breaks, as the spec's message does, and names both case folders."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    start = text.index("Several pods of the unified image on one volume")
+    paragraph = text[start : text.index("show both sides.", start)]
+    for failure in (
+        "removes `postmaster.pid` whenever its own server does not answer",
+        "starts a second server on the same files",
+        "every pod runs `initdb` at once",
+        "caches, rate limits and queues diverge between pods",
+        "`production: true` included",
+    ):
+        assert failure in paragraph
+    message = shared_data_directory_message(3)
+    for failure in ("removes postmaster.pid", "second server on the same files", "initdb"):
+        assert failure in message
+    for case in (
+        "valid/unified-replicas-shared-data-acknowledged",
+        "invalid/unified-three-replicas-production-unacknowledged",
+    ):
+        assert f"tests/cases/{case}" in paragraph
+        assert (CASES / case / "spec.yaml").is_file()
