@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from compiler import upstream
 from compiler.compare import (
@@ -232,6 +233,12 @@ def find_risks(
 
 
 MIGRATION_README = 'README.md, "Moving prod to the split topology"'
+# CloudNativePG: the instance pods' PostgreSQL container, and the database bootstrap.initdb
+# makes when unset, whose owner defaults to its name (cloudnative-pg@4b5e244a
+# pkg/specs/pods.go:78; docs/src/bootstrap.md:166-205).
+CNPG_POSTGRES_CONTAINER = "postgres"
+CNPG_DEFAULT_DATABASE = "app"
+DUMP_FILE = "llmgateway.dump"
 
 
 @dataclass(frozen=True)
@@ -292,16 +299,16 @@ def restore_steps(source: EmbeddedDatabase, new: list[Any]) -> str:
             meta = resource.get("metadata") or {}
             cluster, namespace = meta.get("name"), meta.get("namespace") or source.namespace
             bootstrap = ((resource.get("spec") or {}).get("bootstrap") or {}).get("initdb") or {}
-            database = bootstrap.get("database") or upstream.CNPG_DEFAULT_DATABASE
+            database = bootstrap.get("database") or CNPG_DEFAULT_DATABASE
             owner = bootstrap.get("owner") or database
             return (
                 f"1. create the Cluster {cluster} alone and wait for it (kubectl -n "
                 f"{namespace} wait cluster/{cluster} --for=condition=Ready); 2. FREEZE; "
                 f"3. DUMP; 4. restore into its current primary: P=$(kubectl -n {namespace} "
                 f"get cluster {cluster} -o jsonpath='{{.status.currentPrimary}}'); kubectl -n "
-                f'{namespace} exec -i "$P" -c {upstream.CNPG_POSTGRES_CONTAINER} -- pg_restore '
+                f'{namespace} exec -i "$P" -c {CNPG_POSTGRES_CONTAINER} -- pg_restore '
                 f"--no-owner --role={owner} --single-transaction -d {database} < "
-                f"{upstream.UNIFIED_DATABASE}.dump; 5. compare the row counts of both sides"
+                f"{DUMP_FILE}; 5. compare the row counts of both sides"
             )
     return (
         "1. create the new database; 2. FREEZE; 3. DUMP; 4. restore the dump into the new "
@@ -331,9 +338,10 @@ def claim_removed_risk(
             "(with the usual Delete reclaim policy)",
             "back up the database first, or keep the claim out of pruning",
         )
-    database, bin_dir = upstream.UNIFIED_DATABASE, upstream.UNIFIED_POSTGRES_BIN
+    url = urlsplit(upstream.UNIFIED_DATABASE_URL)
+    database, bin_dir = url.path.lstrip("/"), upstream.UNIFIED_POSTGRES_BIN
     # The embedded PostgreSQL accepts only local connections, with trust (start.sh:18).
-    client = f"-h 127.0.0.1 -U {upstream.UNIFIED_SUPERUSER} -d {database}"
+    client = f"-h 127.0.0.1 -U {url.username} -d {database}"
     exec_ = (
         f"kubectl -n {source.namespace} exec deploy/{source.deployment} -c {source.container} --"
     )
@@ -342,7 +350,7 @@ def claim_removed_risk(
         f"(ALTER DATABASE {database} SET default_transaction_read_only = on, then end the "
         "open sessions)"
     )
-    dump = f"dump it: {exec_} {bin_dir}/pg_dump {client} -Fc > {database}.dump"
+    dump = f"dump it: {exec_} {bin_dir}/pg_dump {client} -Fc > {DUMP_FILE}"
     steps = restore_steps(source, new).replace("FREEZE", freeze).replace("DUMP", dump)
     return Risk(
         environment,

@@ -103,15 +103,10 @@ LIVENESS_PATH = "/?skip=redis,database"
 USER_FACING_LISTS = (ORIGIN_URLS,)
 USER_FACING_HOSTS = (COOKIE_DOMAIN, PASSKEY_RP_ID)
 
-# The unified image's embedded PostgreSQL, as its start script makes it: the database
-# POSTGRES_DB=llmgateway, superuser postgres, trust authentication for local and loopback
-# connections, and PostgreSQL 17's client programs under this directory
-# (infra/unified.dockerfile:128-131; infra/start.sh:18,76-78; infra/supervisord.conf:8).
-UNIFIED_DATABASE = "llmgateway"
-UNIFIED_SUPERUSER = "postgres"
+# The unified image's embedded PostgreSQL: its apps reach it with this URL (database
+# llmgateway as the superuser postgres; the start script's initdb trusts loopback
+# connections, so the password plays no part), and PostgreSQL 17's client programs live
+# under this directory (infra/unified.dockerfile:127-131; infra/start.sh:18,76-78;
+# infra/supervisord.conf:8).
+UNIFIED_DATABASE_URL = "postgres://postgres:llmgateway@localhost:5432/llmgateway"
 UNIFIED_POSTGRES_BIN = "/usr/lib/postgresql/17/bin"
-# CloudNativePG: the instance pods' PostgreSQL container, and the database and owner
-# bootstrap.initdb makes when unset (cloudnative-pg@4b5e244a pkg/specs/pods.go:78;
-# docs/src/bootstrap.md:166-205).
-CNPG_POSTGRES_CONTAINER = "postgres"
-CNPG_DEFAULT_DATABASE = "app"
