@@ -17,7 +17,6 @@ from compiler.compare import (
     FileDrift,
     compare_resources,
     index_resources,
-    load_documents,
     rendered_drift,
     show,
     tree_drift,
@@ -26,10 +25,11 @@ from compiler.console import Output
 from compiler.emit import scalar
 from compiler.errors import ExitCode, ExternalError, UsageError
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
-from compiler.golden import existing_goldens, golden_path
+from compiler.golden import existing_goldens, golden_path, golden_text
 from compiler.journal import leftovers
 from compiler.lint import Finding, lint_environment
 from compiler.plan import Tree
+from compiler.rendered import load_rendered
 from compiler.secretignore import exposed_env_files, left_behind
 from compiler.spec import Spec
 from compiler.write import existing_files, is_generated, read_file
@@ -126,6 +126,8 @@ def golden_drift(names: list[str], rendered: list[str], root: Path) -> list[Gold
         if name not in goldens:
             drift.append(GoldenDrift(golden_path(name), "missing"))
             continue
+        if goldens[name] == golden_text(name, text):
+            continue  # byte for byte what snapshot wrote: nothing to parse
         changes = rendered_drift(goldens[name], text)
         if changes:
             drift.append(GoldenDrift(golden_path(name), "changed", changes))
@@ -138,7 +140,7 @@ def golden_drift(names: list[str], rendered: list[str], root: Path) -> list[Gold
 def lint_all(spec: Spec, names: list[str], rendered: list[str]) -> list[Finding]:
     found: list[Finding] = []
     for name, text in zip(names, rendered, strict=True):
-        found.extend(lint_environment(name, spec.environments[name], load_documents(text)))
+        found.extend(lint_environment(name, spec.environments[name], load_rendered(text)))
     return found
 
 
@@ -164,6 +166,7 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
     from compiler.kustomize import find_kustomize
     from compiler.render import generator_keys
     from compiler.render import render as render_overlays
+    from compiler.rendercache import RenderCache
 
     names = [name for name, _ in spec.enabled()]
     for name in names:
@@ -174,7 +177,10 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
                 f"(python -m compiler secret --env {name} --generate --format env > "
                 f"overlays/{name}/{SECRET_ENV}); checked with placeholders"
             )
-    rendered = render_overlays(find_kustomize(), [root / "overlays" / n for n in names])
+    kustomize = find_kustomize()
+    rendered = render_overlays(
+        kustomize, [root / "overlays" / n for n in names], cache=RenderCache(root, kustomize)
+    )
     report.rendered = True
     report.golden = golden_drift(names, rendered, root)
     report.findings = lint_all(spec, names, rendered)
@@ -209,6 +215,7 @@ def edit_effects(spec: Spec, tree: Tree, root: Path, report: CheckReport) -> lis
 
     from compiler.kustomize import find_kustomize
     from compiler.render import render as render_overlays
+    from compiler.rendercache import RenderCache
 
     scopes = edited_environments(spec, [d.path for d in report.files])
     names = [n for n in scopes if (root / "overlays" / n / "kustomization.yaml").is_file()]
@@ -222,17 +229,19 @@ def edit_effects(spec: Spec, tree: Tree, root: Path, report: CheckReport) -> lis
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
         try:
+            kustomize = find_kustomize()
             texts = render_overlays(
-                find_kustomize(),
+                kustomize,
                 [root / "overlays" / n for n in names] + [planned / "overlays" / n for n in names],
+                cache=RenderCache(root, kustomize),
             )
         except ExternalError as exc:
             report.notes.append(f"the committed overlays do not render any more: {exc}")
             return []
     effects: list[EditEffect] = []
     for index, name in enumerate(names):
-        committed = load_documents(texts[index])
-        wanted = load_documents(texts[len(names) + index])
+        committed = load_rendered(texts[index])
+        wanted = load_rendered(texts[len(names) + index])
         for change in compare_resources(committed, wanted):
             label = f"{change.id[1]}/{change.id[3]}"
             if change.change != "changed":
@@ -371,6 +380,7 @@ def lint_command(
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.render import render as render_overlays
+    from compiler.rendercache import RenderCache
 
     spec = load_spec(spec_path)
     enabled = dict(spec.enabled())
@@ -378,7 +388,10 @@ def lint_command(
     for name in names:
         if name not in enabled:
             raise UsageError(f"no enabled environment {name!r} in {spec_path}")
-    rendered = render_overlays(find_kustomize(), [Path("overlays", n) for n in names])
+    kustomize = find_kustomize()
+    rendered = render_overlays(
+        kustomize, [Path("overlays", n) for n in names], cache=RenderCache(Path("."), kustomize)
+    )
     findings = lint_all(spec, names, rendered)
     failing = [f for f in findings if f.severity == "error" or strict]
     if fmt == "json":

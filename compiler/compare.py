@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from compiler.fingerprint import FINGERPRINT_PATH
+from compiler.rendered import load_rendered
 
 ResourceId = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 SECRET_FIELDS = ("data", "stringData")
@@ -350,7 +351,7 @@ def tree_drift(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[Fil
 def rendered_drift(expected: str, actual: str) -> list[str]:
     """Per-resource, per-field differences between two renderings (golden vs now)."""
     lines: list[str] = []
-    for change in compare_resources(load_documents(expected), load_documents(actual)):
+    for change in compare_resources(load_rendered(expected), load_rendered(actual)):
         if change.change != "changed":
             lines.append(f"{change.label}: {change.change}")
         for field_change in change.fields:

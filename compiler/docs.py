@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from compiler import upstream
 from compiler.console import Output
 from compiler.emit import header_text
 from compiler.errors import ExitCode
 from compiler.lower import lower_environment
-from compiler.lower.meta import APP, POSTGRES, REDIS, Resource, hosts, service_name
+from compiler.lower.meta import APP, POSTGRES, REDIS, hosts, service_name
 from compiler.lower.unified import SERVICE_PORTS
 from compiler.spec import EnvironmentSettings, Service, Spec, shared_data_directory_message
 
@@ -27,9 +28,6 @@ WHAT = {
     "docs": "documentation",
     "code": "coding app",
 }
-# The split services that talk to PostgreSQL and Redis: those upstream's chart makes wait
-# for both (../shared/UPSTREAM.md "Split topology", the "PG+Redis wait" column).
-DATA_CLIENTS = ("api", "gateway", "worker")
 
 
 def access(env: EnvironmentSettings, endpoint: str) -> str:
@@ -152,19 +150,6 @@ def risks(env: EnvironmentSettings) -> list[str]:
     return []
 
 
-def endpoint_ports(env: EnvironmentSettings, resources: list[Resource]) -> dict[str, str]:
-    """The Service port each endpoint is reached on, read from the lowered Services."""
-    if not env.split:
-        return {name: str(port) for name, port in SERVICE_PORTS}
-    ports: dict[str, str] = {}
-    for endpoint in env.endpoints:
-        for resource in resources:
-            meta = resource["metadata"]
-            if resource["kind"] == "Service" and meta["name"] == service_name(endpoint):
-                ports[endpoint] = ", ".join(str(p["port"]) for p in resource["spec"]["ports"])
-    return ports
-
-
 def plain(text: str) -> str:
     """Text for a mermaid label: no Markdown code quotes."""
     return text.replace("`", "")
@@ -194,7 +179,7 @@ def diagram(env: EnvironmentSettings, name: str) -> list[str]:
         lines.extend(f"  {node}" for node in data)
         for service, _ in env.services.enabled():
             lines.append(f"  secret --> svc_{service}")
-            if service in DATA_CLIENTS:
+            if service in upstream.DATA_CLIENTS:
                 lines.extend(f"  svc_{service} --> data_{i}" for i in range(len(data)))
     else:
         lines += [
@@ -224,9 +209,9 @@ def environments_page(spec: Spec) -> str:
         "",
         f"What each environment of `{spec.path}` deploys.",
     ]
+    ports = dict(SERVICE_PORTS)
     for name, env in spec.enabled():
         resources = lower_environment(env, name)
-        ports = endpoint_ports(env, resources)
         lines += ["", f"## {name}", ""]
         if env.split:
             image = f"images `{env.image.split_repository_prefix}-<service>:{env.image.tag}`"
@@ -244,9 +229,11 @@ def environments_page(spec: Spec) -> str:
             lines += ["", risk]
         lines += ["", "| endpoint | URL | port | what it is | access |", "|---|---|---:|---|---|"]
         for endpoint, host in hosts(env).items():
+            # The split topology: each endpoint's own Service, on upstream's port.
+            port = upstream.SPLIT_PORT if env.split else ports[endpoint]
             lines.append(
-                f"| {endpoint} | {env.scheme}://{host} | {ports.get(endpoint, 'none')} "
-                f"| {WHAT[endpoint]} | {access(env, endpoint)} |"
+                f"| {endpoint} | {env.scheme}://{host} | {port} | {WHAT[endpoint]} "
+                f"| {access(env, endpoint)} |"
             )
         scraped = (
             f"Prometheus scrapes it inside the cluster (ServiceMonitor, from namespace "

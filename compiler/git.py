@@ -79,6 +79,17 @@ def overlay_names(revision: str, cwd: Path | None = None) -> list[str]:
     )
 
 
+def tree_ids(revision: str, paths: tuple[str, ...], cwd: Path | None = None) -> dict[str, str]:
+    """The object ids of ``paths`` at ``revision`` (`dir/` lists the entries of dir),
+    read without exporting anything: a tree id is a digest of everything under it."""
+    ids: dict[str, str] = {}
+    for entry in git("ls-tree", "-z", revision, "--", *paths, cwd=cwd).split("\0"):
+        meta, _, path = entry.partition("\t")
+        if path:
+            ids[path] = meta.split()[2]
+    return ids
+
+
 def export_tree(
     revision: str,
     destination: Path,

@@ -112,6 +112,7 @@ def snapshot_command(output: Output, spec_path: str) -> int:
     from compiler.load import load_spec
     from compiler.plan import plan_tree
     from compiler.render import render
+    from compiler.rendercache import RenderCache
 
     spec = load_spec(spec_path)
     tree = plan_tree(spec)
@@ -122,7 +123,10 @@ def snapshot_command(output: Output, spec_path: str) -> int:
         )
         return ExitCode.DIFFERENCES
     names = [name for name, _ in spec.enabled()]
-    rendered = render(find_kustomize(), [Path("overlays", n) for n in names])
+    kustomize = find_kustomize()
+    rendered = render(
+        kustomize, [Path("overlays", n) for n in names], cache=RenderCache(root, kustomize)
+    )
     for line in write_goldens(root, dict(zip(names, rendered, strict=True))):
         output.say(line)
     return ExitCode.OK

@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compiler import upstream
-from compiler.lower.meta import APP, SELECTOR
+from compiler.lower.availability import HOSTNAME_TOPOLOGY
+from compiler.lower.meta import APP, CNPG_CLUSTER_LABEL, SELECTOR, service_name
+from compiler.lower.network import CNPG_POD_ROLE
 from compiler.spec import PROTECTED_ENDPOINTS, Settings
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -82,7 +84,8 @@ RULES = {
         Rule(
             "LLMGW004",
             "probes",
-            "every container has liveness, readiness and startup probes",
+            "every container has liveness, readiness and startup probes (but the split "
+            "topology's worker, which serves no port: upstream's chart probes it not)",
         ),
         Rule(
             "LLMGW005",
@@ -123,6 +126,53 @@ RULES = {
             "a NetworkPolicy selects the app pods in every environment (the unified image "
             "runs Redis without a password)",
             "warning",
+        ),
+        Rule(
+            "LLMGW012",
+            "networkpolicy-for-every-workload",
+            "once the namespace has NetworkPolicies, every workload's pods (Deployments, "
+            "StatefulSets, CloudNativePG instances) are selected by one that restricts who "
+            "gets in",
+        ),
+        Rule(
+            "LLMGW013",
+            "disruption-budget-for-replicas",
+            "a Deployment running more than one pod (replicas, or an autoscaler's "
+            "minReplicas) has a PodDisruptionBudget, so a node drain leaves it serving",
+        ),
+        Rule(
+            "LLMGW014",
+            "replicas-left-to-the-autoscaler",
+            "a Deployment scaled by a HorizontalPodAutoscaler has no replicas field: every "
+            "apply would reset the count the autoscaler chose",
+        ),
+        Rule(
+            "LLMGW015",
+            "spread-over-nodes",
+            "a Deployment running more than one pod spreads them over nodes "
+            "(topologySpreadConstraints by kubernetes.io/hostname)",
+        ),
+        Rule(
+            "LLMGW016",
+            "data-connection",
+            "in the split topology the containers of the services that use PostgreSQL and "
+            "Redis (api, gateway, worker, and the api's migration runner) read DATABASE_URL, "
+            "REDIS_HOST, REDIS_PORT and REDIS_PASSWORD",
+        ),
+        Rule(
+            "LLMGW017",
+            "no-claim-on-replicated-deployment",
+            "a Deployment that may run more than one pod (replicas, an autoscaler) mounts no "
+            "PersistentVolumeClaim, unless the spec acknowledges the unified image's shared "
+            "data directory",
+        ),
+        Rule(
+            "LLMGW018",
+            "migrations-once",
+            "in the split topology no app container runs the migrations at its start "
+            "(RUN_MIGRATIONS=false in each, from its env or ConfigMap): several api pods "
+            "starting together would race; the api pods' init container runs them under a "
+            "lock",
         ),
     )
 }
@@ -252,6 +302,20 @@ def containers(resource: Any, *, init: bool = True) -> list[Any]:
     return (list(pod.get("initContainers") or []) + found) if init else found
 
 
+def component(workload: Any) -> str | None:
+    """The split service a workload runs (its selector's component label), if any."""
+    selector = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    value = selector.get("component")
+    return value if isinstance(value, str) else None
+
+
+def is_worker(deployment: Any) -> bool:
+    """The split worker: no port, no health signal (worker-deployment.yaml:43-56)."""
+    return component(deployment) == "worker" and (deployment.get("metadata") or {}).get(
+        "name"
+    ) == service_name("worker")
+
+
 def check_policy(environment: str, settings: Settings, resources: list[Any]) -> list[Finding]:
     """Policy findings for one environment's rendered resources."""
     findings: list[Finding] = []
@@ -300,7 +364,7 @@ def check_policy(environment: str, settings: Settings, resources: list[Any]) -> 
             missing = [
                 p for p in ("livenessProbe", "readinessProbe", "startupProbe") if p not in container
             ]
-            if missing:
+            if missing and not (settings.split and is_worker(deployment)):
                 findings.append(
                     finding(
                         environment,
@@ -377,8 +441,132 @@ def check_policy(environment: str, settings: Settings, resources: list[Any]) -> 
                 rule.severity,
             )
         )
-    findings += check_urls(environment, settings, kinds.get("Deployment", []))
+    if kinds.get("NetworkPolicy"):
+        findings += check_network_coverage(environment, kinds)
+    findings += check_availability(environment, kinds)
+    findings += check_urls(environment, settings, kinds.get("Deployment", []), kinds)
+    findings += check_claims(environment, settings, kinds)
+    if settings.split:
+        findings += check_split_env(environment, settings, kinds)
     findings += check_metrics(environment, kinds.get("Ingress", []), kinds.get("Service", []))
+    return findings
+
+
+def selects(selector: Any, labels: dict[str, Any]) -> bool:
+    """Whether a label selector (matchLabels and matchExpressions) selects ``labels``."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, values = expression.get("key"), expression.get("values") or []
+        operator = expression.get("operator")
+        if (
+            (operator == "In" and labels.get(key) not in values)
+            or (operator == "NotIn" and key in labels and labels[key] in values)
+            or (operator == "Exists" and key not in labels)
+            or (operator == "DoesNotExist" and key in labels)
+        ):
+            return False
+    return True
+
+
+def pod_labels(resource: Any) -> dict[str, Any]:
+    """Labels of a workload's pods; a CloudNativePG Cluster's instances carry the cluster's
+    name and their role (cloudnative-pg@4b5e244a pkg/specs/pods.go:544-554)."""
+    if resource.get("kind") == "Cluster":
+        name = (resource.get("metadata") or {}).get("name")
+        return {CNPG_CLUSTER_LABEL: name, CNPG_POD_ROLE: "instance"}
+    template = (resource.get("spec") or {}).get("template") or {}
+    return dict((template.get("metadata") or {}).get("labels") or {})
+
+
+def check_network_coverage(environment: str, kinds: dict[str, list[Any]]) -> list[Finding]:
+    """LLMGW012: every workload's pods are selected by a policy restricting ingress."""
+    guarding = [
+        (policy.get("spec") or {}).get("podSelector")
+        for policy in kinds.get("NetworkPolicy", [])
+        if "Ingress" in ((policy.get("spec") or {}).get("policyTypes") or ["Ingress"])
+    ]
+    findings = []
+    for kind in ("Deployment", "StatefulSet", "Cluster"):
+        for workload in kinds.get(kind, []):
+            labels = pod_labels(workload)
+            if not any(selects(selector, labels) for selector in guarding):
+                # The workload's own selector names its pods shortly.
+                named = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels")
+                shown = ", ".join(f"{k}={v}" for k, v in (named or labels).items())
+                findings.append(
+                    finding(
+                        environment,
+                        workload,
+                        "LLMGW012",
+                        f"no NetworkPolicy selects its pods ({shown}): any pod of the "
+                        "cluster reaches them",
+                    )
+                )
+    return findings
+
+
+def check_availability(environment: str, kinds: dict[str, list[Any]]) -> list[Finding]:
+    """LLMGW013-015: budgets, spread and autoscaling of the Deployments."""
+    scalers = {
+        ((hpa.get("spec") or {}).get("scaleTargetRef") or {}).get("name"): hpa
+        for hpa in kinds.get("HorizontalPodAutoscaler", [])
+        if ((hpa.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
+    }
+    budgets = [
+        (budget.get("spec") or {}).get("selector")
+        for budget in kinds.get("PodDisruptionBudget", [])
+    ]
+    findings = []
+    for deployment in kinds.get("Deployment", []):
+        spec = deployment.get("spec") or {}
+        scaler = scalers.get((deployment.get("metadata") or {}).get("name"))
+        if scaler is not None and "replicas" in spec:
+            findings.append(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW014",
+                    f"replicas {spec['replicas']} and HorizontalPodAutoscaler "
+                    f"{(scaler.get('metadata') or {}).get('name')}: leave the count to the "
+                    "autoscaler (no replicas field)",
+                )
+            )
+        fewest = (
+            (scaler.get("spec") or {}).get("minReplicas", 1)
+            if scaler is not None
+            else spec.get("replicas", 1)
+        )
+        if not isinstance(fewest, int) or fewest <= 1:
+            continue
+        labels = pod_labels(deployment)
+        if not any(selects(selector, labels) for selector in budgets):
+            findings.append(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW013",
+                    f"at least {fewest} pods and no PodDisruptionBudget selects them: a node "
+                    "drain may evict them all at once",
+                )
+            )
+        pod = (spec.get("template") or {}).get("spec") or {}
+        spread = [
+            c
+            for c in pod.get("topologySpreadConstraints") or []
+            if c.get("topologyKey") == HOSTNAME_TOPOLOGY and selects(c.get("labelSelector"), labels)
+        ]
+        if not spread:
+            findings.append(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW015",
+                    f"at least {fewest} pods and no topologySpreadConstraints by "
+                    f"{HOSTNAME_TOPOLOGY}: one node's loss may take them all",
+                )
+            )
     return findings
 
 
@@ -414,7 +602,29 @@ def url_problems(name: str, value: str) -> list[str]:
     return [f"{name} points at {why}" for why in map(local_or_hosted, hosts) if why is not None]
 
 
-def check_urls(environment: str, settings: Settings, deployments: list[Any]) -> list[Finding]:
+def container_env(container: Any, kinds: dict[str, list[Any]]) -> dict[str, Any]:
+    """A container's variables by name: its ConfigMaps' keys (envFrom) as plain values,
+    then its own env, which wins over them as in Kubernetes."""
+    maps = {(m.get("metadata") or {}).get("name"): m for m in kinds.get("ConfigMap", [])}
+    env: dict[str, Any] = {}
+    for source in container.get("envFrom") or []:
+        name = (source.get("configMapRef") or {}).get("name")
+        data = (maps.get(name) or {}).get("data") or {}
+        env.update({str(k): {"name": k, "value": v} for k, v in data.items()})
+    env.update({str(e.get("name")): e for e in container.get("env") or []})
+    return env
+
+
+def app_image(settings: Settings, image: str) -> bool:
+    """Whether an image is LLM Gateway's: the unified one, or a split service's."""
+    if image.startswith(settings.image.repository):
+        return True
+    return settings.split and image.startswith(settings.image.split_repository_prefix + "-")
+
+
+def check_urls(
+    environment: str, settings: Settings, deployments: list[Any], kinds: dict[str, list[Any]]
+) -> list[Finding]:
     """LLMGW009: the app containers' URLs are set, and are the deployment's own."""
     findings: list[Finding] = []
     required = (
@@ -426,9 +636,9 @@ def check_urls(environment: str, settings: Settings, deployments: list[Any]) -> 
     )
     for deployment in deployments:
         for container in containers(deployment, init=False):
-            if not str(container.get("image", "")).startswith(settings.image.repository):
+            if not app_image(settings, str(container.get("image", ""))):
                 continue
-            env = {str(e.get("name")): e for e in container.get("env") or []}
+            env = container_env(container, kinds)
             missing = [name for name in required if name not in env]
             problems = (
                 [f"{', '.join(missing)} unset: the app falls back to localhost"]
@@ -451,9 +661,92 @@ def check_urls(environment: str, settings: Settings, deployments: list[Any]) -> 
     return findings
 
 
+def check_claims(
+    environment: str, settings: Settings, kinds: dict[str, list[Any]]
+) -> list[Finding]:
+    """LLMGW017: no Deployment that may run several pods mounts a claim (one claim, many
+    writers), except the unified image's acknowledged shared data directory."""
+    if not settings.split and settings.database.acknowledge_shared_data_directory:
+        return []
+    scaled = {
+        ((hpa.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+        for hpa in kinds.get("HorizontalPodAutoscaler", [])
+        if ((hpa.get("spec") or {}).get("maxReplicas") or 1) > 1
+    }
+    findings: list[Finding] = []
+    for deployment in kinds.get("Deployment", []):
+        name = (deployment.get("metadata") or {}).get("name")
+        replicas = (deployment.get("spec") or {}).get("replicas", 1)
+        several = name in scaled or (isinstance(replicas, int) and replicas > 1)
+        pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        claims = [
+            str((v.get("persistentVolumeClaim") or {}).get("claimName"))
+            for v in pod.get("volumes") or []
+            if "persistentVolumeClaim" in v
+        ]
+        if several and claims:
+            findings.append(
+                finding(
+                    environment,
+                    deployment,
+                    "LLMGW017",
+                    f"{'an autoscaler' if name in scaled else f'{replicas} replicas'} "
+                    f"share claim {', '.join(claims)}: each pod writes the same files; give "
+                    "the data to a service of its own (database.mode: cloudnative-pg)",
+                )
+            )
+    return findings
+
+
+def check_split_env(
+    environment: str, settings: Settings, kinds: dict[str, list[Any]]
+) -> list[Finding]:
+    """LLMGW016 and LLMGW018: the split containers' connection and migration variables."""
+    connection = (
+        upstream.DATABASE_URL,
+        upstream.REDIS_HOST,
+        upstream.REDIS_PORT_VARIABLE,
+        upstream.REDIS_PASSWORD,
+    )
+    findings: list[Finding] = []
+    for deployment in kinds.get("Deployment", []):
+        for container in containers(deployment):
+            if not app_image(settings, str(container.get("image", ""))):
+                continue
+            env = container_env(container, kinds)
+            label_ = f"container {container.get('name')}"
+            missing = [name for name in connection if name not in env]
+            if component(deployment) in upstream.DATA_CLIENTS and missing:
+                findings.append(
+                    finding(
+                        environment,
+                        deployment,
+                        "LLMGW016",
+                        f"{label_} has no {', '.join(missing)}: it cannot reach "
+                        "PostgreSQL and Redis",
+                    )
+                )
+            value = (env.get(upstream.RUN_MIGRATIONS) or {}).get("value")
+            if value != "false":
+                shown = "unset" if value is None else f"{value!r}"
+                findings.append(
+                    finding(
+                        environment,
+                        deployment,
+                        "LLMGW018",
+                        f"{label_}: RUN_MIGRATIONS is {shown}, not 'false'; the api's init "
+                        "container runs the migrations, one at a time",
+                    )
+                )
+    return findings
+
+
 def serves_metrics(backend: Any, services: dict[Any, Any]) -> bool:
-    """Whether an Ingress backend is the gateway's port, where /metrics is served."""
+    """Whether an Ingress backend is the gateway's port, where /metrics is served: a
+    gateway port of the unified Service, or the split gateway's own Service."""
     service = backend.get("service") or {}
+    if service.get("name") == service_name("gateway"):
+        return True
     port = service.get("port") or {}
     number = port.get("number")
     if number is None:

@@ -21,6 +21,7 @@ from compiler.errors import ExternalError, UsageError
 from compiler.files import NotRegularFileError, create_new, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize
+from compiler.rendercache import RenderCache, cached_render, reads_only
 from compiler.secretenv import check_secret_env, refuse_special_secret_env
 
 PLACEHOLDER = "placeholder-not-a-secret"
@@ -41,9 +42,14 @@ def generator_keys(overlay: Path) -> list[str] | None:
 
 
 def render(
-    kustomize: Kustomize, overlays: Sequence[Path], *, real_secrets: bool = False
+    kustomize: Kustomize,
+    overlays: Sequence[Path],
+    *,
+    real_secrets: bool = False,
+    cache: RenderCache | None = None,
 ) -> list[str]:
-    """kustomize's output for each overlay directory (each `<root>/overlays/<name>`)."""
+    """kustomize's output for each overlay directory (each `<root>/overlays/<name>`);
+    with a ``cache``, kustomize runs only for the overlays whose inputs changed."""
     generated = [o for o in overlays if generator_keys(o) is not None]
     refuse_special_secret_env(generated)
     if real_secrets:
@@ -59,6 +65,30 @@ def render(
     # Read by us first: kustomize turns a malformed line into a key, value included.
     for overlay in generated:
         check_secret_env(overlay)
+    if cache is None or real_secrets:
+        return render_directories(kustomize, overlays, real_secrets=real_secrets)
+    keys = cache.keys(overlays)
+
+    def misses(indexes: list[int]) -> list[tuple[str, bool]]:
+        chosen = [overlays[i] for i in indexes]
+        texts = render_directories(kustomize, chosen, real_secrets=False)
+        # Stored only when nothing changed while kustomize read it, and it read only these.
+        after = cache.keys(chosen)
+        stored = [
+            after[n] == keys[i] and reads_only(o.parent.parent, [o.parent.parent / "base", o])
+            for n, (i, o) in enumerate(zip(indexes, chosen, strict=True))
+        ]
+        return list(zip(texts, stored, strict=True))
+
+    return cached_render(cache.cache, keys, misses)
+
+
+def render_directories(
+    kustomize: Kustomize, overlays: Sequence[Path], *, real_secrets: bool
+) -> list[str]:
+    """kustomize's output for each overlay, a generator's values replaced by placeholders
+    unless ``real_secrets`` (the overlays' secret.env files are checked already)."""
+    generated = [o for o in overlays if generator_keys(o) is not None]
     if real_secrets or not generated:
         return kustomize.build_many(list(overlays))
     with tempfile.TemporaryDirectory(prefix="llmgw-render-") as scratch:
@@ -76,6 +106,33 @@ def render(
             create_new(copy / SECRET_ENV, placeholders.encode())
             targets.append(copy)
         return kustomize.build_many(targets)
+
+
+def render_revision(
+    kustomize: Kustomize,
+    revision: str,
+    names: Sequence[str],
+    scratch: Path,
+    cache: RenderCache | None = None,
+) -> list[str]:
+    """The overlays ``names`` as committed at ``revision``. With a ``cache``, keyed by the
+    git tree ids of base/ and each overlay (nothing exported for that); only the misses
+    are exported, into ``scratch``, and rendered."""
+    from compiler import git
+
+    def export_and_render(indexes: list[int]) -> list[tuple[str, bool]]:
+        chosen = [scratch / "overlays" / names[i] for i in indexes]
+        git.export_tree(revision, scratch, paths=("base", *(f"overlays/{o.name}" for o in chosen)))
+        texts = render(kustomize, chosen)
+        return [
+            (text, reads_only(scratch, [scratch / "base", o]))
+            for text, o in zip(texts, chosen, strict=True)
+        ]
+
+    if cache is None:
+        return [text for text, _ in export_and_render(list(range(len(names))))]
+    trees = git.tree_ids(revision, ("base", ".gitattributes", "overlays/"))
+    return cached_render(cache.cache, cache.git_keys(trees, names), export_and_render)
 
 
 def copy_regular(source: Path, destination: Path, skip: str = "") -> None:
@@ -98,15 +155,15 @@ def copy_regular(source: Path, destination: Path, skip: str = "") -> None:
 
 def redact(text: str) -> str:
     """kustomize output with every Secret's values replaced; other documents untouched."""
-    from compiler.compare import load_documents
-
     documents = text.split("\n---\n")
     out: list[str] = []
     for document in documents:
         if "kind: Secret" not in document:
             out.append(document)
             continue
-        (parsed,) = load_documents(document)
+        from compiler.rendered import load_rendered
+
+        (parsed,) = load_rendered(document)
         if not isinstance(parsed, dict) or parsed.get("kind") != "Secret":
             out.append(document)
             continue

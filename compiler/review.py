@@ -725,11 +725,12 @@ def diff_command(
     from pathlib import Path
 
     from compiler import git
-    from compiler.compare import load_documents
     from compiler.kustomize import find_kustomize
     from compiler.load import load_spec
     from compiler.plan import plan_tree
-    from compiler.render import render
+    from compiler.render import render, render_revision
+    from compiler.rendercache import RenderCache
+    from compiler.rendered import load_rendered
 
     spec = load_spec(spec_path)
     tree = plan_tree(spec)
@@ -756,25 +757,23 @@ def diff_command(
     # Only base/ and the overlays compared are exported and written.
     scopes = ("base", *(f"overlays/{n}" for n in sorted(wanted)))
     prefixes = tuple(f"{scope}/" for scope in scopes)
+    cache = RenderCache(Path("."), kustomize)
     with tempfile.TemporaryDirectory(prefix="llmgw-diff-") as scratch:
         old_root = Path(scratch) / "ref"
         new_root = Path(scratch) / "work"
-        git.export_tree(revision, old_root, paths=scopes)
+        old_dirs = [n for n in old_names if n in wanted]
+        new_dirs = [n for n in new_names if n in wanted]
+        # The committed side is keyed by git tree ids: only its misses are exported.
+        old_texts = render_revision(kustomize, revision, old_dirs, old_root, cache)
         for rel, data in tree.items():
             if not rel.startswith(prefixes):
                 continue
             path = new_root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        old_dirs = [n for n in old_names if n in wanted]
-        new_dirs = [n for n in new_names if n in wanted]
-        rendered = render(
-            kustomize,
-            [old_root / "overlays" / n for n in old_dirs]
-            + [new_root / "overlays" / n for n in new_dirs],
-        )
-    old = {n: load_documents(t) for n, t in zip(old_dirs, rendered[: len(old_dirs)], strict=True)}
-    new = {n: load_documents(t) for n, t in zip(new_dirs, rendered[len(old_dirs) :], strict=True)}
+        new_texts = render(kustomize, [new_root / "overlays" / n for n in new_dirs], cache=cache)
+    old = {n: load_rendered(t) for n, t in zip(old_dirs, old_texts, strict=True)}
+    new = {n: load_rendered(t) for n, t in zip(new_dirs, new_texts, strict=True)}
     return print_review(output, diff_environments(label, old, new), fmt, fail_on)
 
 

@@ -7,6 +7,8 @@ YeiSimon/llmgateway@2e07831d, upstream main as of 2026-06-15).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 BASELINE = "YeiSimon/llmgateway@2e07831d"
 
 # Throws on every API-key lookup when unset and NODE_ENV=production, which the images set
@@ -95,6 +97,10 @@ HOSTED = "HOSTED"
 PAID_MODE = "PAID_MODE"
 ADMIN_EMAILS = "ADMIN_EMAILS"
 
+# Every split image listens on PORT, which its Dockerfile and upstream's chart set to 80
+# (infra/split.dockerfile:169-170 and the other services' EXPOSE/ENV lines;
+# infra/helm/llmgateway/templates/configmap.yaml:9).
+SPLIT_PORT = 80
 # The gateway's health check on its main port: `/` checks its dependencies, and
 # `?skip=redis,database` skips them (apps/gateway/src/app.ts:279-288).
 HEALTH_PATH = "/"
@@ -102,6 +108,84 @@ LIVENESS_PATH = "/?skip=redis,database"
 
 USER_FACING_LISTS = (ORIGIN_URLS,)
 USER_FACING_HOSTS = (COOKIE_DOMAIN, PASSKEY_RP_ID)
+
+# The split topology (../shared/UPSTREAM.md section 1; infra/split.dockerfile:134-286 and
+# infra/helm/llmgateway/templates/*-deployment.yaml at the baseline).
+# Every split image listens on PORT, which its Dockerfile and upstream's chart set to 80
+# (infra/split.dockerfile:169-170 and the other services' EXPOSE/ENV lines;
+# infra/helm/llmgateway/templates/configmap.yaml:9); the chart's Services serve port 80.
+PORT = "PORT"
+SPLIT_PORT = 80
+NODE_ENV = "NODE_ENV"
+NODE_ENV_PRODUCTION = "production"  # configmap.yaml:8; split.dockerfile:171
+# How the images start their app (the CMD of each, split.dockerfile:173,188,205,235).
+NODE_COMMAND = ("node", "--enable-source-maps")
+# DATABASE_URL and REDIS_* users: the chart makes exactly these wait for PostgreSQL and
+# Redis (infra/helm/llmgateway/templates/{api,gateway,worker}-deployment.yaml initContainers).
+DATA_CLIENTS = ("api", "gateway", "worker")
+# The docs Deployment gets the ConfigMap only, no Secret (docs-deployment.yaml:29-31).
+WITHOUT_SECRETS = ("docs",)
+# URL variables of the optional web services (configmap.yaml:26-34).
+PLAYGROUND_URL = "PLAYGROUND_URL"
+DOCS_URL = "DOCS_URL"
+CODE_URL = "CODE_URL"
+# The api runs the drizzle migrations at start when this is "true" (apps/api/src/
+# serve.ts:41-52); the chart sets it true on every api pod (configmap.yaml:87).
+RUN_MIGRATIONS = "RUN_MIGRATIONS"
+# The gateway's timeouts as the chart sets them (values.yaml:127-133, configmap.yaml:59-84),
+# the same as the gateway's built-in defaults (apps/gateway/src/lib/timeout-config.ts:22-59,
+# apps/gateway/src/app.ts:288), and the api health check's (values.yaml:100; apps/api/src/
+# index.ts TIMEOUT_MS). KEEP_ALIVE_TIMEOUT_S is left out: the chart writes it twice into
+# one ConfigMap (60 for the api, 620 for the gateway; configmap.yaml:69-71,89-91), and each
+# app's own default is the value meant for it (apps/api/src/serve.ts:23,
+# apps/gateway/src/serve.ts:22).
+TIMEOUTS = (
+    ("GATEWAY_TIMEOUT_MS", "1500000"),
+    ("AI_STREAMING_TIMEOUT_MS", "1200000"),
+    ("AI_TIMEOUT_MS", "600000"),
+    ("HEALTH_CHECK_TIMEOUT_MS", "15000"),
+    ("TIMEOUT_MS", "5000"),
+)
+# The api image: its files, the migrations folder runMigrations() reads relative to the
+# working directory, and `@llmgateway/db` in node_modules (split.dockerfile:163-173;
+# packages/db/src/migrate.ts:10-34). The package exports runMigrations() and the shared
+# pg `pool` (packages/db/src/index.ts:3,12; packages/db/src/db.ts:11).
+API_WORKDIR = "/app"
+DB_PACKAGE = "@llmgateway/db"
+# The Next.js apps' health route (apps/ui/src/app/api/health/route.ts and the same file in
+# playground, docs, ee/admin); apps/code has none at the baseline (h13-research section 2).
+NEXT_HEALTH_PATH = "/api/health"
+
+
+@dataclass(frozen=True)
+class Probes:
+    """One split service's probes as upstream's chart writes them: the readiness and
+    liveness paths (None: the app has no health route, probe the port) and each probe's
+    (initialDelaySeconds, periodSeconds, timeoutSeconds)."""
+
+    readiness_path: str | None
+    liveness_path: str | None
+    readiness: tuple[int, int, int]
+    liveness: tuple[int, int, int]
+
+
+# Web services and their probes; the worker serves no port and has none
+# (worker-deployment.yaml:43-56). api: api-deployment.yaml:60-75. gateway:
+# gateway-deployment.yaml:60-75 (liveness timeout 15, the health check's own wait), its
+# liveness skipping the dependencies as the unified pod's (apps/gateway/src/app.ts:279-288).
+# ui, admin, playground, docs, code: ui-deployment.yaml:39-52 and the same lines of
+# admin-, playground-, docs- and code-deployment.yaml (failureThreshold unset: 3).
+WEB_SERVICES: dict[str, Probes] = {
+    "api": Probes(HEALTH_PATH, HEALTH_PATH, (10, 10, 5), (30, 30, 10)),
+    "gateway": Probes(
+        HEALTH_PATH, LIVENESS_PATH, (10, 10, 5), (30, 30, GATEWAY_LIVENESS_TIMEOUT_SECONDS)
+    ),
+    "ui": Probes(NEXT_HEALTH_PATH, NEXT_HEALTH_PATH, (10, 10, 5), (20, 30, 5)),
+    "admin": Probes(NEXT_HEALTH_PATH, NEXT_HEALTH_PATH, (10, 10, 5), (20, 30, 5)),
+    "playground": Probes(NEXT_HEALTH_PATH, NEXT_HEALTH_PATH, (10, 10, 5), (20, 30, 5)),
+    "docs": Probes(NEXT_HEALTH_PATH, NEXT_HEALTH_PATH, (10, 10, 5), (20, 30, 5)),
+    "code": Probes(None, None, (10, 10, 5), (20, 30, 5)),
+}
 
 # The unified image's embedded PostgreSQL: its apps reach it with this URL (database
 # llmgateway as the superuser postgres; the start script's initdb trusts loopback

@@ -19,6 +19,7 @@ from compiler.load import load_spec
 from compiler.lower import lower_environment
 from compiler.plan import plan_tree
 from compiler.render import PLACEHOLDER, render
+from compiler.rendered import load_rendered
 from compiler.spec import Settings
 from tests.conftest import case_id, valid_case_specs
 from tests.helpers import by_identity, load_documents, write_tree
@@ -35,21 +36,37 @@ def test_rendered_overlays_equal_lowering(
     rendered = render(kustomize, [tmp_path / d for d, _, _ in environments])
     for (directory, settings, instance), text in zip(environments, rendered, strict=True):
         documents = load_documents(text)
+        # The compiler reads renderings with PyYAML's C loader: the same data, every time.
+        assert load_rendered(text) == documents, f"{directory}: the two YAML readers differ"
+        lowered = lower_environment(settings, instance)
         if instance is not None and settings.auth_secret.source == "generator":
-            documents = without_generated_secret(documents, settings)
+            documents = without_generated_secret(documents, settings, lowered)
         got = by_identity(documents)
-        want = by_identity(lower_environment(settings, instance))
+        want = by_identity(lowered)
         assert sorted(got) == sorted(want), f"{directory}: different resources"
         for key, resource in want.items():
             difference = DeepDiff(resource, got[key])
             assert not difference, f"{directory} {key}: {difference.pretty()}"
 
 
-def without_generated_secret(documents: list[Any], settings: Settings) -> list[Any]:
+def secret_references(node: Any, name: str) -> int:
+    """How many secretKeyRef entries in ``node`` name the Secret ``name``."""
+    if isinstance(node, list):
+        return sum(secret_references(item, name) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    own = int((node.get("secretKeyRef") or {}).get("name") == name)
+    return own + sum(secret_references(value, name) for value in node.values())
+
+
+def without_generated_secret(
+    documents: list[Any], settings: Settings, lowered: list[Any]
+) -> list[Any]:
     """The rendering less the generator's Secret, its hashed name put back to the plain one.
 
     The lowering has no Secret (it never knows a value); kustomize makes it from
-    secret.env, with a hash suffix that the Deployment's references follow.
+    secret.env, with a hash suffix that every reference of the lowering follows (one per
+    key in the unified Deployment; each split container's own).
     """
     name = settings.auth_secret.name
     (secret,) = [d for d in documents if d["kind"] == "Secret"]
@@ -59,7 +76,9 @@ def without_generated_secret(documents: list[Any], settings: Settings) -> list[A
     assert sorted(secret["data"]) == sorted(settings.auth_secret.keys)
     assert {base64.b64decode(v).decode() for v in secret["data"].values()} == {PLACEHOLDER}
     rest = json.dumps([d for d in documents if d is not secret])
-    assert rest.count(f'"{hashed}"') == len(settings.auth_secret.keys), "references not renamed"
+    references = secret_references(lowered, name)
+    assert references >= len(settings.auth_secret.keys)
+    assert rest.count(f'"{hashed}"') == references, "references not renamed"
     rest = rest.replace(f'"{hashed}"', f'"{name}"')
     result: list[Any] = json.loads(rest)
     return result

@@ -16,7 +16,7 @@ from compiler.load import load_spec, parse_spec
 from compiler.lower import lower_environment
 from compiler.spec import EnvironmentSettings
 from tests.conftest import CASES, ROOT, case_id, valid_case_specs
-from tests.helpers import run_cli
+from tests.helpers import load_documents, run_cli
 
 SPEC = load_spec(ROOT / "spec" / "llmgateway.yaml")
 PROD = SPEC.environments["prod"]
@@ -152,7 +152,7 @@ def rule_ids(findings: list[Finding]) -> list[str]:
 
 
 def test_rule_ids_are_stable_and_explained() -> None:
-    assert sorted(RULES) == [f"LLMGW{i:03d}" for i in range(1, 12)]
+    assert sorted(RULES) == [f"LLMGW{i:03d}" for i in range(1, 19)]
     assert all(rule.reason for rule in RULES.values())
 
 
@@ -318,10 +318,32 @@ def test_restricted_egress_allows_dns_https_and_the_external_database() -> None:
 
 # --- failing cases, one folder per rule ---------------------------------------------------
 # tests/cases/lint/<RULE>-<what>/spec.yaml is lowered (the invariant makes that what
-# kustomize renders), remove.txt lists KIND/NAME resources a hand edit deleted, and
-# expected.txt holds every finding, one per line. The rule in the name must be among them.
+# kustomize renders), remove.txt lists KIND/NAME resources a hand edit deleted, edit.yaml
+# lists fields a hand edit changed (`resource: KIND/NAME`, `path` as the facts table
+# writes it, `value` or `delete: true`), and expected.txt holds every finding, one per
+# line. The rule in the name must be among them.
 
 LINT_CASES = sorted(p for p in (CASES / "lint").iterdir() if p.is_dir())
+
+
+def hand_edit(resources: list[Any], edit: dict[str, Any]) -> None:
+    """Set or delete one field of one resource; `[name]` picks a list item by name."""
+    kind, name = edit["resource"].split("/")
+    node: Any = find(resources, kind, name)
+    *parents, last = edit["path"].replace("[", ".[").split(".")
+    for part in parents:
+        if part.startswith("["):
+            (node,) = [item for item in node if item.get("name") == part[1:-1]]
+        else:
+            node = node[part]
+    if last.startswith("["):
+        (item,) = [item for item in node if item.get("name") == last[1:-1]]
+        assert edit.get("delete"), "a list item can only be deleted"
+        node.remove(item)
+    elif edit.get("delete"):
+        del node[last]
+    else:
+        node[last] = edit["value"]
 
 
 @pytest.mark.parametrize("case", LINT_CASES, ids=lambda p: p.name)
@@ -335,6 +357,10 @@ def test_lint_case(case: Path, request: pytest.FixtureRequest) -> None:
             for r in lower_environment(env, name)
             if f"{r['kind']}/{r['metadata']['name']}" not in removed
         ]
+        if (case / "edit.yaml").exists():
+            (edits,) = load_documents((case / "edit.yaml").read_text(encoding="utf-8"))
+            for edit in edits:
+                hand_edit(resources, edit)
         found += rendered(lint_environment(name, env, resources))
     expected = case / "expected.txt"
     if request.config.getoption("--update-golden"):
@@ -345,7 +371,8 @@ def test_lint_case(case: Path, request: pytest.FixtureRequest) -> None:
 
 def test_every_new_rule_has_a_failing_case() -> None:
     covered = {case.name.split("-")[0] for case in LINT_CASES}
-    assert {"LLMGW009", "LLMGW010", "LLMGW011"} <= covered
+    new = {"LLMGW009", "LLMGW010", "LLMGW011", "LLMGW013", "LLMGW016", "LLMGW017", "LLMGW018"}
+    assert new <= covered
 
 
 def test_llmgw010_follows_ingress_nginx_path_matching() -> None:

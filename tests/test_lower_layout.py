@@ -18,25 +18,38 @@ from compiler import upstream
 from compiler.errors import SpecError
 from compiler.load import load_spec
 from compiler.lower import lower_environment
+from compiler.spec import SERVICE_NAMES
 from tests.conftest import CASES
 
 COMPILER = Path(__file__).resolve().parent.parent / "compiler"
 
-# Which module of the package makes each kind; the name says the concern.
+# Which modules of the package make each kind; the name says the concern (a workload of
+# each topology in the topology's module).
 MAKER = {
-    "Namespace": ("meta", "namespace"),
-    "PersistentVolumeClaim": ("unified", "persistent_volume_claim"),
-    "Deployment": ("unified", "deployment"),
-    "Service": ("unified", "service"),
-    "PodDisruptionBudget": ("availability", "pod_disruption_budget"),
-    "ServiceMonitor": ("monitoring", "service_monitor"),
-    "NetworkPolicy": ("network", "network_policy"),
-    "Ingress": ("ingress", "ingress"),
-    "Certificate": ("ingress", "certificate"),
-    "ExternalSecret": ("secrets", "external_secret"),
+    "Namespace": [("meta", "namespace")],
+    "PersistentVolumeClaim": [("unified", "persistent_volume_claim")],
+    "Deployment": [("unified", "deployment"), ("split", "deployment")],
+    "Service": [("unified", "service"), ("split", "service")],
+    "ConfigMap": [("split", "config_map")],
+    "PodDisruptionBudget": [("availability", "pod_disruption_budget")],
+    "HorizontalPodAutoscaler": [("availability", "horizontal_pod_autoscaler")],
+    "ServiceMonitor": [("monitoring", "service_monitor")],
+    "NetworkPolicy": [("network", "network_policy")],
+    "Ingress": [("ingress", "ingress")],
+    "Certificate": [("ingress", "certificate")],
+    "ExternalSecret": [("secrets", "external_secret")],
 }
-# Modules lowering may import: the spec's models, the upstream table, its own parts.
-ALLOWED_IMPORTS = {"__future__", "typing", "compiler", "compiler.spec", "compiler.upstream"}
+# Modules lowering may import: the spec's models, the upstream table, its own parts, and
+# two pure standard modules (the ConfigMap's checksum in the pod templates).
+ALLOWED_IMPORTS = {
+    "__future__",
+    "typing",
+    "hashlib",
+    "json",
+    "compiler",
+    "compiler.spec",
+    "compiler.upstream",
+}
 
 
 def test_each_kind_is_made_in_the_module_named_for_its_concern() -> None:
@@ -48,9 +61,10 @@ def test_each_kind_is_made_in_the_module_named_for_its_concern() -> None:
             continue
         kinds |= {r["kind"] for _, env in spec.enabled() for r in lower_environment(env, "x")}
     assert kinds == set(MAKER)
-    for kind, (module, function) in MAKER.items():
-        made = getattr(importlib.import_module(f"compiler.lower.{module}"), function)
-        assert made.__module__ == f"compiler.lower.{module}", kind
+    for kind, makers in MAKER.items():
+        for module, function in makers:
+            made = getattr(importlib.import_module(f"compiler.lower.{module}"), function)
+            assert made.__module__ == f"compiler.lower.{module}", kind
 
 
 @pytest.mark.parametrize(
@@ -74,13 +88,17 @@ def test_lowering_modules_are_pure(path: Path) -> None:
 
 
 def upstream_facts() -> dict[object, str]:
-    """Values of the table specific enough to be recognised anywhere else."""
+    """Values of the table specific enough to be recognised anywhere else.
+
+    The services' names (api, gateway, ...) are upstream's and the spec's alike: the
+    spec's field names under `services`, written wherever a service is meant.
+    """
     facts: dict[object, str] = {}
     for name, value in vars(upstream).items():
         if not name.isupper() or name == "BASELINE":
             continue
         for item in value if isinstance(value, tuple) else (value,):
-            text = isinstance(item, str) and len(item) > 1
+            text = isinstance(item, str) and len(item) > 1 and item not in SERVICE_NAMES
             number = isinstance(item, int) and not isinstance(item, bool) and item >= 1000
             if text or number:
                 facts[item] = name

@@ -6,13 +6,31 @@ from __future__ import annotations
 from typing import Any
 
 from compiler import upstream
-from compiler.lower.meta import APP, Resource, hosts, metadata, urls
+from compiler.lower.meta import APP, Resource, hosts, metadata, service_name, urls
+from compiler.lower.split import origin_endpoints
 from compiler.lower.unified import SERVICE_PORTS
 from compiler.spec import Settings
 
 NGINX = "nginx.ingress.kubernetes.io/"
 METRICS_INGRESS = f"{APP}-gateway-metrics"
 ENDPOINTS = ("ui", "api", "gateway", "admin")
+
+
+def served_endpoints(settings: Settings) -> list[str]:
+    """Endpoints with an Ingress: the unified pod's four; in the split topology each
+    endpoint whose service is enabled."""
+    if not settings.split:
+        return list(ENDPOINTS)
+    enabled = {name for name, _ in settings.services.enabled()}
+    return [e for e in settings.endpoints if e in enabled]
+
+
+def backend(settings: Settings, endpoint: str) -> tuple[str, int]:
+    """The Service and port an endpoint's Ingress routes to: a port of the unified
+    Service, or the endpoint's own Service in the split topology."""
+    if settings.split:
+        return service_name(endpoint), upstream.SPLIT_PORT
+    return APP, dict(SERVICE_PORTS)[endpoint]
 
 
 def ingress_annotations(settings: Settings, endpoint: str) -> dict[str, str]:
@@ -24,7 +42,8 @@ def ingress_annotations(settings: Settings, endpoint: str) -> dict[str, str]:
     }
     if endpoint == "api":
         annotations[f"{NGINX}enable-cors"] = "true"
-        annotations[f"{NGINX}cors-allow-origin"] = f"{url['ui']},{url['admin']}"
+        origins = [url[e] for e in origin_endpoints(settings) if e != "api"]
+        annotations[f"{NGINX}cors-allow-origin"] = ",".join(origins)
         annotations[f"{NGINX}cors-allow-credentials"] = "true"
     if endpoint == "gateway":
         # Streamed (SSE) completions reach the client as they are produced.
@@ -51,7 +70,7 @@ def ingress(settings: Settings, instance: str | None, endpoint: str) -> Resource
         f"{APP}-{endpoint}",
         ingress_annotations(settings, endpoint),
         hosts(settings)[endpoint],
-        ("/", dict(SERVICE_PORTS)[endpoint]),
+        ("/", *backend(settings, endpoint)),
     )
 
 
@@ -61,10 +80,10 @@ def ingress_resource(
     name: str,
     annotations: dict[str, str],
     host: str,
-    route: tuple[str, int],
+    route: tuple[str, str, int],
 ) -> Resource:
-    """An Ingress of one host and one Prefix path to a port of the Service."""
-    path, port = route
+    """An Ingress of one host and one Prefix path to a port of a Service."""
+    path, service, port = route
     meta = metadata(name, settings, instance)
     meta["annotations"] = annotations
     spec: dict[str, Any] = {"ingressClassName": settings.ingress.class_name}
@@ -78,7 +97,7 @@ def ingress_resource(
                     {
                         "path": path,
                         "pathType": "Prefix",
-                        "backend": {"service": {"name": APP, "port": {"number": port}}},
+                        "backend": {"service": {"name": service, "port": {"number": port}}},
                     }
                 ]
             },
@@ -117,7 +136,7 @@ def metrics_ingress(settings: Settings, instance: str | None) -> Resource:
         METRICS_INGRESS,
         {f"{NGINX}denylist-source-range": "0.0.0.0/0,::/0"},
         hosts(settings)["gateway"],
-        (upstream.METRICS_PATH, upstream.UI_PORT),
+        (upstream.METRICS_PATH, *backend(settings, "ui")),
     )
 
 

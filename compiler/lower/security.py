@@ -92,3 +92,63 @@ def checkov_skips(tag: str) -> dict[str, str]:
         f"checkov.io/skip{index}": f"{check}={reason}"
         for index, (check, reason) in enumerate(skips, 1)
     }
+
+
+def split_pod_security_context() -> dict[str, Any]:
+    """The split pods mount no volume: only the runtime's default seccomp profile."""
+    return {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def split_container_context() -> dict[str, Any]:
+    """A split image: it runs as root (no USER in infra/split.dockerfile; its node is under
+    /root/.asdf, mode 0700), so it keeps its user but no capability and no escalation.
+
+    Without NET_BIND_SERVICE it cannot bind port 80: the containers listen on an
+    unprivileged port instead (compiler/lower/split.py).
+    """
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+# checkov findings of the split Deployments that are deliberate, each with its reason.
+SPLIT_CHECKOV_SKIPS = (
+    (
+        "CKV_K8S_23",
+        "runs as root: the split images have no USER and run node from /root/.asdf (mode "
+        "0700); every capability is dropped and privilege escalation is off",
+    ),
+    ("CKV_K8S_40", "no high UID for the same reason: the images run as root"),
+    (
+        "CKV_K8S_22",
+        "not verified that the apps write nothing to their file system (Next.js writes "
+        ".next/cache); the root stays writable",
+    ),
+    (
+        "CKV_K8S_35",
+        "the apps read AUTH_SECRET and the connection URLs from their environment only; "
+        "the values come from Secret references, never from the manifest",
+    ),
+    (
+        "CKV_K8S_43",
+        "images are pinned by tag in the spec (image.tag); digests are not supported yet",
+    ),
+    (
+        "CKV_K8S_15",
+        "pinned tags are pulled IfNotPresent so pod starts do not depend on the registry; "
+        "latest is pulled Always",
+    ),
+)
+# The worker serves no port and has no health signal: upstream's chart gives it no probe.
+WORKER_CHECKOV_SKIPS = (
+    ("CKV_K8S_8", "the worker serves no port: no liveness probe (upstream's chart has none)"),
+    ("CKV_K8S_9", "the worker serves no port: no readiness probe (upstream's chart has none)"),
+)
+
+
+def split_checkov_skips(tag: str, worker: bool) -> dict[str, str]:
+    skips = [*SPLIT_CHECKOV_SKIPS, *(WORKER_CHECKOV_SKIPS if worker else ())]
+    if tag == "latest":
+        skips.append(LATEST_SKIP)
+    return {
+        f"checkov.io/skip{index}": f"{check}={reason}"
+        for index, (check, reason) in enumerate(skips, 1)
+    }

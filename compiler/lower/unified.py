@@ -178,7 +178,7 @@ def deployment(settings: Settings, instance: str | None) -> Resource:
         "volumes": [volume],
     }
     if settings.replicas > 1:
-        pod_spec["topologySpreadConstraints"] = topology_spread()
+        pod_spec["topologySpreadConstraints"] = topology_spread(SELECTOR)
     # Two pods on one ReadWriteOnce volume corrupt the PostgreSQL WAL: stop the old pod
     # before starting the new one. ReadWriteMany allows a rolling update.
     if settings.access_mode == "ReadWriteOnce" and settings.database.mode == "embedded":

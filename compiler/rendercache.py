@@ -1,0 +1,218 @@
+"""The render cache of `check`, `diff`, `lint` and `snapshot`: kustomize runs only for
+overlays whose inputs changed.
+
+A rendering is a pure function of the files kustomize reads and of kustomize itself, so
+it is kept in `.llmgw-cache/rendered/` under a digest of exactly those: every file of the
+overlay and of `base/` (names and bytes), the kustomize version string (asked of the
+binary on every run, so a replaced or upgraded kustomize is never mistaken for the old
+one) and the binary's identity. The `--base` side of `diff` is keyed by the git tree ids
+of `base/` and the overlay at that revision, read without exporting anything; only the
+misses are exported and rendered. Entries are checked against their digest on every read
+(`fingerprint.Cache`): a corrupt one is a miss.
+
+These renderings hold placeholders, never secret values (`render.render` without real
+secrets). An overlay whose kustomizations name anything outside the overlay and `base/`
+(another directory, a URL, a Helm chart) reads what the key does not cover: its
+rendering is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from compiler.errors import ExternalError
+from compiler.files import NotRegularFileError, read_regular
+from compiler.fingerprint import SECRET_ENV, Cache
+from compiler.kustomize import Kustomize
+
+KIND = "rendered"
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+# Kustomization fields holding paths (lists of them, or entries with a `path`), and the
+# generators' file fields (api/types/kustomization.go, api/types/generatorargs.go).
+PATH_LISTS = (
+    "resources",
+    "components",
+    "bases",
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "patchesStrategicMerge",
+)
+PATH_ENTRIES = ("patches", "patchesJson6902", "replacements")
+GENERATORS = ("configMapGenerator", "secretGenerator")
+# Fields that read from the network or run programs: never cached.
+UNCACHEABLE = ("helmCharts", "helmGlobals", "helmChartInflationGenerator", "openapi")
+
+
+def kustomize_identity(kustomize: Kustomize) -> str:
+    """The kustomize version string, with the binary's identity for builds that share a
+    version string."""
+    binary = Path(kustomize.build_command[0])
+    try:
+        status = binary.resolve().stat()
+    except OSError as exc:
+        raise ExternalError(f"cannot read {binary}: {exc.strerror}") from None
+    return (
+        f"{kustomize.version()}\0{binary.resolve()}\0{status.st_size}\0{status.st_mtime_ns}"
+        f"\0{' '.join(kustomize.build_command)}"
+    )
+
+
+def tree_digest(directory: Path, skip: str = "") -> str | None:
+    """Digest of every file under ``directory`` (relative names and bytes), or None when
+    it holds a link or anything that is not a regular file (kustomize would follow it)."""
+    digest = hashlib.sha256()
+    try:
+        for current, dirnames, filenames in os.walk(directory):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(current) / name
+                relative = path.relative_to(directory).as_posix()
+                if relative == skip:
+                    continue
+                data = read_regular(path)
+                digest.update(f"{len(relative)}:{relative}\0{len(data)}\0".encode())
+                digest.update(data)
+            for name in dirnames:
+                if os.path.islink(Path(current) / name):
+                    return None
+    except (OSError, NotRegularFileError):
+        return None
+    return digest.hexdigest()
+
+
+def references(kustomization: Any) -> Iterator[str]:
+    """Every path a kustomization names (a URL too); `://` for what reads the network."""
+    if not isinstance(kustomization, dict):
+        return
+    for field in UNCACHEABLE:
+        if field in kustomization:
+            yield "://"
+    for field in PATH_LISTS:
+        for item in kustomization.get(field) or []:
+            if isinstance(item, str) and "\n" not in item:  # else an inline patch or config
+                yield item
+    for field in PATH_ENTRIES:
+        for entry in kustomization.get(field) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                yield entry["path"]
+    for field in GENERATORS:
+        for generator in kustomization.get(field) or []:
+            if not isinstance(generator, dict):
+                continue
+            for source in ("files", "envs"):
+                for item in generator.get(source) or []:
+                    if isinstance(item, str):
+                        yield item.rpartition("=")[2]  # `key=path` names the key
+            if isinstance(generator.get("env"), str):
+                yield generator["env"]
+
+
+def reads_only(root: Path, directories: Sequence[Path]) -> bool:
+    """Whether every kustomization under ``directories`` names only paths inside them."""
+    from compiler.rendered import RenderedYAMLError, load_rendered
+
+    allowed = [posixpath.normpath(d.relative_to(root).as_posix()) for d in directories]
+    for directory in directories:
+        for current, _dirnames, filenames in os.walk(directory):
+            for name in filenames:
+                if name not in KUSTOMIZATION_NAMES:
+                    continue
+                try:
+                    documents = load_rendered(read_regular(Path(current) / name).decode())
+                except (OSError, NotRegularFileError, UnicodeDecodeError, RenderedYAMLError):
+                    return False  # kustomize reports it, or the next run tries again
+                here = Path(current).relative_to(root).as_posix()
+                for document in documents:
+                    for ref in references(document):
+                        if "://" in ref or ref.startswith(("/", "git@", "github.com/")):
+                            return False
+                        target = posixpath.normpath(posixpath.join(here, ref))
+                        if not any(target == a or target.startswith(f"{a}/") for a in allowed):
+                            return False
+    return True
+
+
+def overlay_key(overlay: Path, identity: str, bases: dict[Path, str | None]) -> str | None:
+    """The cache key of an overlay on disk (`<root>/overlays/<name>`), or None when it
+    cannot be cached. ``bases`` memoises the digest of each root's base/."""
+    root = overlay.parent.parent
+    if root not in bases:
+        bases[root] = tree_digest(root / "base")
+    base = bases[root]
+    # The secretGenerator's real values are replaced by placeholders from the example.
+    files = tree_digest(overlay, skip=SECRET_ENV)
+    if base is None or files is None:
+        return None
+    text = f"files\0{identity}\0base {base}\0overlay {files}\0"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def git_key(identity: str, trees: dict[str, str], overlay: str) -> str | None:
+    """The cache key of ``overlay`` (`overlays/<name>`) as committed, from git tree ids."""
+    if "base" not in trees or overlay not in trees:
+        return None
+    attributes = trees.get(".gitattributes", "")  # git archive applies its filters
+    text = f"git\0{identity}\0base {trees['base']}\0overlay {trees[overlay]}\0{attributes}\0"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cached_render(
+    cache: Cache,
+    keys: Sequence[str | None],
+    render_misses: Callable[[list[int]], list[tuple[str, bool]]],
+) -> list[str]:
+    """Renderings for ``keys`` from the cache, the misses rendered by ``render_misses``
+    (given their indexes, returning each text and whether it may be stored)."""
+    found: list[str | None] = [cache.get(KIND, k) if k else None for k in keys]
+    misses = [i for i, text in enumerate(found) if text is None]
+    if misses:
+        for index, (text, storable) in zip(misses, render_misses(misses), strict=True):
+            found[index] = text
+            key = keys[index]
+            if key is not None and storable:
+                cache.put(KIND, key, text)
+    return [text or "" for text in found]
+
+
+class RenderCache:
+    """The render cache of one project, for one kustomize."""
+
+    def __init__(self, root: Path, kustomize: Kustomize) -> None:
+        self.cache = Cache(root)
+        self.kustomize = kustomize
+        self._identity: str | None = None
+        self._bases: dict[Path, str | None] = {}
+
+    @property
+    def identity(self) -> str | None:
+        """kustomize's version and identity, asked once; None (nothing cached) when the
+        binary cannot tell its version: rendering then reports what is wrong with it."""
+        if self._identity is None:
+            try:
+                self._identity = kustomize_identity(self.kustomize)
+            except ExternalError:
+                self._identity = ""
+        return self._identity or None
+
+    def keys(self, overlays: Sequence[Path]) -> list[str | None]:
+        """The key of each overlay on disk (None: not cached)."""
+        identity = self.identity
+        if identity is None:
+            return [None] * len(overlays)
+        self._bases.clear()  # base/ may have been written since the last call
+        return [overlay_key(o, identity, self._bases) for o in overlays]
+
+    def git_keys(self, trees: dict[str, str], names: Sequence[str]) -> list[str | None]:
+        """The key of each overlay committed with these tree ids (`git.tree_ids`)."""
+        identity = self.identity
+        if identity is None:
+            return [None] * len(names)
+        return [git_key(identity, trees, f"overlays/{name}") for name in names]
