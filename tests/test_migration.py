@@ -9,7 +9,15 @@ kustomize, in every format, with no secret value in any output.
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import shutil
+import socket
 import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +261,274 @@ def test_readme_states_the_concrete_failure_of_unified_replicas() -> None:
     ):
         assert f"tests/cases/{case}" in paragraph
         assert (CASES / case / "spec.yaml").is_file()
+
+
+# --- the README's commands, run against real PostgreSQL servers -------------------------
+
+SECTION = "## Moving prod to the split topology"
+STAND_IN = ROOT / "tests" / "stand_in_kubectl.py"
+# A schema in the shape drizzle gives llmgateway's: an enum, text and serial keys, foreign
+# keys, JSON, a unique index and drizzle's own bookkeeping table (none of upstream's SQL).
+SOURCE_SCHEMA = """
+CREATE SCHEMA drizzle;
+CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL,
+  created_at bigint);
+INSERT INTO drizzle.__drizzle_migrations (hash, created_at)
+  SELECT md5(i::text), 1700000000000 + i FROM generate_series(1, 7) AS i;
+CREATE TYPE plan AS ENUM ('free', 'pro');
+CREATE TABLE "user" (id text PRIMARY KEY, email text NOT NULL UNIQUE, plan plan NOT NULL
+  DEFAULT 'free', created_at timestamp NOT NULL DEFAULT now());
+CREATE TABLE api_key (id text PRIMARY KEY, user_id text NOT NULL REFERENCES "user"(id)
+  ON DELETE CASCADE, token text NOT NULL);
+CREATE TABLE log (id bigserial PRIMARY KEY, api_key_id text REFERENCES api_key(id),
+  content jsonb NOT NULL);
+INSERT INTO "user" (id, email, plan)
+  SELECT 'u' || i, 'user' || i || '@example.com', CASE WHEN i % 2 = 0 THEN 'pro'::plan
+  ELSE 'free' END FROM generate_series(1, 20) AS i;
+INSERT INTO api_key SELECT 'k' || i, 'u' || (i % 20 + 1), md5('key' || i)
+  FROM generate_series(1, 30) AS i;
+INSERT INTO log (api_key_id, content) SELECT 'k' || (i % 30 + 1),
+  jsonb_build_object('model', 'gpt', 'tokens', i) FROM generate_series(1, 500) AS i;
+"""
+
+
+def migration_blocks() -> list[str]:
+    """The bash blocks of the README's section on moving prod's data, in order."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n{SECTION}\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    return [block.split("\n```", 1)[0] for block in section.split("```bash\n")[1:]]
+
+
+def postgres_bin() -> Path | None:
+    """A directory holding PostgreSQL's server and client programs, if this machine has one."""
+    candidates = []
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    needed = ("initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore")
+    return next((d for d in candidates if all((d / n).is_file() for n in needed)), None)
+
+
+@dataclass
+class Server:
+    """A PostgreSQL server on this machine: its data, socket and port."""
+
+    bin: Path
+    data: Path
+    socket: Path
+    port: int
+    as_postgres: list[str]
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [str(self.bin / "psql"), "-h", str(self.socket), "-p", str(self.port), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def sql(self, query: str, database: str, user: str = "postgres") -> str:
+        return self.run("-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", query)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [
+                *self.as_postgres,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "fast",
+                "stop",
+            ],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(bin_dir: Path, root: Path, name: str, as_postgres: list[str]) -> Server:
+    """initdb as the unified image's start script does (trust), then start on localhost."""
+    data, sock = root / name, root / f"{name}-socket"
+    sock.mkdir()
+    if as_postgres:
+        owner = pwd.getpwnam("postgres")
+        os.chown(sock, owner.pw_uid, owner.pw_gid)
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-N"]
+    initdb += ["--auth-local=trust", "--auth-host=trust"]
+    subprocess.run([*as_postgres, *initdb], capture_output=True, check=True, timeout=120)
+    port = free_port()
+    options = f"-k {sock} -p {port} -c listen_addresses=localhost"
+    start = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / f"{name}.log")]
+    subprocess.run(
+        [*as_postgres, *start, "-o", options, "-w", "start"],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return Server(bin_dir, data, sock, port, as_postgres)
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[Server, Server, Path]]:
+    """The unified pod's PostgreSQL and the new primary, on this machine; skipped without
+    PostgreSQL's programs (a failure on CI, whose machine has them)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("PostgreSQL's programs (initdb, pg_ctl, pg_dump, ...) are needed on CI")
+        pytest.skip("PostgreSQL's programs are not installed")
+    # PostgreSQL refuses to run as root: as root, the servers run as the postgres user.
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    root = Path(tempfile.mkdtemp(prefix="llmgw-move-"))
+    root.chmod(0o755)
+    started: list[Server] = []
+    try:
+        if as_postgres:
+            owner = pwd.getpwnam("postgres")
+            os.chown(root, owner.pw_uid, owner.pw_gid)
+        source = start_server(bin_dir, root, "unified", as_postgres)
+        started.append(source)
+        source.sql("CREATE DATABASE llmgateway", "postgres")
+        source.run(
+            "-U", "postgres", "-d", "llmgateway", "-v", "ON_ERROR_STOP=1", "-q", stdin=SOURCE_SCHEMA
+        )
+        primary = start_server(bin_dir, root, "primary", as_postgres)
+        started.append(primary)
+        # What CloudNativePG's bootstrap.initdb makes: the owner role and its database.
+        primary.sql("CREATE ROLE llmgateway LOGIN", "postgres")
+        primary.sql("CREATE DATABASE llmgateway OWNER llmgateway", "postgres")
+        work = root / "work"
+        work.mkdir()
+        yield source, primary, work
+    finally:
+        for server in started:
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def counts(server: Server) -> list[str]:
+    query = "SELECT format('%s.%s', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1"
+    tables = server.sql(query, "llmgateway").split()
+    return [
+        f"{table}|{server.sql(f'SELECT count(*) FROM {table}', 'llmgateway').strip()}"
+        for table in tables
+    ]
+
+
+def test_the_readme_moves_the_data_into_the_new_primary(
+    servers: tuple[Server, Server, Path], tmp_path: Path
+) -> None:
+    source, primary, work = servers
+    before = counts(source)
+    assert "drizzle.__drizzle_migrations|7" in before
+    assert "public.log|500" in before
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STAND_IN}" "$@"\n')
+    kubectl.chmod(0o755)
+    log = tmp_path / "kubectl.log"
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "STAND_IN_LOG": str(log),
+        "STAND_IN_PGBIN": str(source.bin),
+        "STAND_IN_SOURCE": "deploy/llmgateway",
+        "STAND_IN_SOURCE_CONTAINER": "llmgateway",
+        "STAND_IN_SOURCE_PORT": str(source.port),
+        "STAND_IN_PRIMARY": "llmgateway-postgres-1",
+        "STAND_IN_PRIMARY_SOCKET": str(primary.socket),
+        "STAND_IN_PRIMARY_PORT": str(primary.port),
+    }
+    for name in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"):
+        env.pop(name, None)
+    outputs = []
+    for block in migration_blocks():
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0].splitlines()[0] == "ALTER DATABASE"  # step 2; step 5's diff is silent
+    assert (work / "rows-before.txt").read_text() == (work / "rows-after.txt").read_text()
+    assert "drizzle.__drizzle_migrations|7" in (work / "rows-after.txt").read_text().split()
+
+    # The new primary holds every table with every row, owned by the app's role.
+    assert counts(primary) == before
+    owners = primary.sql(
+        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname IN ('public', 'drizzle')",
+        "llmgateway",
+    )
+    assert owners.split() == ["llmgateway"]
+    assert (
+        primary.sql("SELECT count(*) FROM \"user\" WHERE plan = 'pro'", "llmgateway").strip()
+        == "10"
+    )
+    # Sequences continue after the moved rows; the new database accepts writes.
+    inserted = primary.sql(
+        "INSERT INTO log (api_key_id, content) VALUES ('k1', '{}') RETURNING id",
+        "llmgateway",
+        user="llmgateway",
+    )
+    assert inserted.split()[0] == "501"
+    # The old one was made read-only before the dump.
+    refused = subprocess.run(
+        [
+            str(source.bin / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(source.port),
+            "-U",
+            "postgres",
+            "-d",
+            "llmgateway",
+            "-c",
+            "INSERT INTO \"user\" (id, email) VALUES ('x', 'x@x.x')",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert refused.returncode != 0
+    assert "read-only transaction" in refused.stderr
+    assert (work / "llmgateway.dump").stat().st_size > 0
+
+    # The order: the cluster first, writes frozen before the dump, the split topology after
+    # the checks, the claim deleted last.
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    # Every command names prod's namespace, but the applies (the manifests carry it).
+    assert {c["namespace"] for c in calls if c["args"][0] != "apply"} == {"llmgateway"}
+    steps = [" ".join(c["args"]) for c in calls]
+
+    def first(fragment: str) -> int:
+        return next(i for i, step in enumerate(steps) if fragment in step)
+
+    assert first("apply --server-side -f overlays/prod/cluster-llmgateway-postgres.yaml") == 0
+    assert first("wait cluster/llmgateway-postgres") < first("default_transaction_read_only")
+    assert first("scale deployment/llmgateway --replicas=1") < first(
+        "default_transaction_read_only"
+    )
+    assert first("default_transaction_read_only") < first("pg_dump") < first("pg_restore")
+    assert first("pg_restore") < first("apply -k overlays/prod")
+    assert steps[-1] == "delete persistentvolumeclaim/llmgateway-data"
