@@ -337,8 +337,10 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "doctor",
         "show which kustomize is used",
         "Show the kustomize the compiler runs ($KUSTOMIZE, else kustomize on PATH, else "
-        "kubectl kustomize) and its version.",
+        "kubectl kustomize) and its version, and the operators the spec's environments "
+        "need in the cluster (CloudNativePG), which the compiler never installs.",
     )
+    spec_argument(doctor)
     doctor.set_defaults(run=run_doctor)
 
     completion = command(
@@ -475,7 +477,7 @@ def run_import_terraform(args: argparse.Namespace, output: Output) -> int:
 def run_doctor(args: argparse.Namespace, output: Output) -> int:
     from compiler.kustomize import doctor_command
 
-    return doctor_command(output)
+    return doctor_command(output, args.spec)
 
 
 def run_completion(args: argparse.Namespace, output: Output) -> int:

@@ -195,9 +195,38 @@ def output_problem(text: str) -> str | None:
     return None
 
 
-def doctor_command(output: Output) -> int:
-    """`doctor`: which kustomize runs, and its version."""
+def doctor_command(output: Output, spec_path: str) -> int:
+    """`doctor`: which kustomize runs, its version, and what the cluster needs first."""
     kustomize = find_kustomize()
     output.say(f"kustomize: {kustomize.describe()}")
     output.say(f"version: {kustomize.version()}")
+    for line in cluster_prerequisites(spec_path):
+        output.say(line)
     return ExitCode.OK
+
+
+def cluster_prerequisites(spec_path: str) -> list[str]:
+    """Operators the spec's environments need in the cluster, which the compiler never
+    installs; read from the spec alone (no cluster is asked). No spec: nothing."""
+    from compiler import upstream
+    from compiler.errors import SpecError
+    from compiler.load import load_spec
+
+    if not Path(spec_path).is_file():
+        return []
+    try:
+        spec = load_spec(spec_path)
+    except SpecError:
+        return [
+            f"spec: {spec_path} is invalid (python -m compiler validate); prerequisites unknown"
+        ]
+    cnpg = [name for name, env in spec.enabled() if env.database.mode == "cloudnative-pg"]
+    if not cnpg:
+        return []
+    return [
+        f"prerequisite: the CloudNativePG operator {upstream.CNPG_VERSION} (database.mode: "
+        f"cloudnative-pg in {', '.join(cnpg)}); the compiler never installs it. Install it "
+        "once per cluster:",
+        f"  {upstream.CNPG_INSTALL}",
+        "  kubectl rollout status deployment -n cnpg-system cnpg-controller-manager",
+    ]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from compiler.console import Output
 from compiler.emit import dump
 from compiler.errors import ExitCode, UsageError
-from compiler.secretenv import ENV_PREFIX
+from compiler.secretenv import ENV_PREFIX, URL_SAFE, URL_SAFE_KEYS, url_safety_problem
 from compiler.spec import EnvironmentSettings
 
 MIN_AUTH_SECRET = 32
@@ -44,6 +44,9 @@ def secret_values(
         ]
         hint = f" (or --generate for {' and '.join(generatable)})" if generatable else ""
         raise UsageError(f"set {', '.join(missing)} in the environment{hint}")
+    for key in URL_SAFE_KEYS:
+        if key in env.required_secret_keys and not URL_SAFE.fullmatch(values[key]):
+            raise UsageError(f"{ENV_PREFIX}{url_safety_problem(key)}")
     if len(values[secret.key]) < MIN_AUTH_SECRET:
         raise UsageError(
             f"{ENV_PREFIX}{secret.key} has {len(values[secret.key])} characters; it needs at "

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from compiler import upstream
 from compiler.errors import SecretFileError
 from compiler.files import FileTooLargeError, NotRegularFileError, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
@@ -26,6 +27,20 @@ REDACTED = "(redacted)"
 # manifests. Values this short are refused where we make them (AUTH_SECRET: 32).
 MIN_REDACTED = 8
 MAX_SECRET_ENV_BYTES = 1024 * 1024
+# Keys whose value is written unencoded into a URL: the postgres StatefulSet's password is
+# part of the apps' DATABASE_URL (compiler/lower/data.py database_env). RFC 3986's
+# unreserved characters are the ones a URL's user information never needs to escape;
+# `secret --generate` makes hex.
+URL_SAFE_KEYS = (upstream.POSTGRES_PASSWORD,)
+URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def url_safety_problem(key: str) -> str:
+    """Why a value of ``key`` is refused (never quoting the value)."""
+    return (
+        f"{key} holds characters a URL must escape (only letters, digits and - . _ ~): the "
+        f"apps' DATABASE_URL embeds it as it is; use a hex value (secret --generate)"
+    )
 
 
 def example_text(name: str, required: Iterable[str], keys: Iterable[str]) -> str:
@@ -135,6 +150,8 @@ def secret_env_problems(
         seen[key] = number
         if key in required and not value:
             problems.append((number, f"{key} is empty; it is required"))
+        elif key in required and key in URL_SAFE_KEYS and not URL_SAFE.fullmatch(value):
+            problems.append((number, url_safety_problem(key)))
     end = len(lines) + 1
     hint = f"python -m compiler secret --env {environment} --generate --format env"
     for key in keys:

@@ -85,6 +85,37 @@ POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
 CNPG_APP_SECRET_SUFFIX = "-app"
 CNPG_URI_KEY = "uri"
 
+# The split topology's in-cluster data services, as upstream's chart runs them
+# (infra/helm/llmgateway/templates/postgresql-statefulset.yaml:1-79 and
+# redis-statefulset.yaml:1-81; values.yaml for the resources; ../shared/UPSTREAM.md
+# "Built-in data stores"). Probe timings are (initialDelay, period, timeout) seconds;
+# their resources and users are in compiler/lower/data.py.
+POSTGRES_IMAGE = "postgres:17-alpine"
+POSTGRES_DATA_MOUNT = "/var/lib/postgresql/data"
+# A directory below the mount: initdb refuses a non-empty directory (lost+found).
+POSTGRES_PGDATA = "/var/lib/postgresql/data/pgdata"
+POSTGRES_READINESS = (5, 10, 5)
+POSTGRES_LIVENESS = (30, 30, 5)
+REDIS_IMAGE = "redis:8-alpine"
+REDIS_DATA_MOUNT = "/data"
+REDIS_READINESS = (5, 10, 5)
+REDIS_LIVENESS = (15, 30, 5)
+# redis-cli reads its password from this variable (since Redis 5.0.3), so the probe
+# needs no `$(VAR)`, which Kubernetes never expands in an exec probe for a secret-sourced
+# variable (kubernetes/kubernetes#40846, ../notes h13-research §6).
+REDISCLI_AUTH = "REDISCLI_AUTH"
+
+# CloudNativePG 1.30.0 (cloudnative-pg/cloudnative-pg@4b5e244a). Its default operand is
+# PostgreSQL 18 (pkg/versions/versions.go:29); the unified image and upstream's chart run
+# 17, so the Cluster pins the 17 image its docs list (docs/src/image_catalog.md:109-110).
+CNPG_VERSION = "1.30.0"
+CNPG_POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.6-system-trixie"
+# The documented install (docs/src/installation_upgrade.md:17-29).
+CNPG_INSTALL = (
+    "kubectl apply --server-side -f https://raw.githubusercontent.com/cloudnative-pg/"
+    "cloudnative-pg/release-1.30/releases/cnpg-1.30.0.yaml"
+)
+
 # Server-side base URL of the api inside the pod or cluster, never shown to a user
 # (infra/helm/llmgateway/templates/configmap.yaml:8-14).
 API_BACKEND_URL = "API_BACKEND_URL"

@@ -19,7 +19,13 @@ def validate_command(output: Output, spec_path: str, *, strict: bool) -> int:
         if not env.enabled:
             output.say(f"  {name}: disabled")
             continue
-        database = "embedded database" if env.database.mode == "embedded" else "external database"
+        database = {
+            "embedded": "embedded database",
+            "external": "external database",
+            "postgres": "PostgreSQL StatefulSet",
+            "cloudnative-pg": f"CloudNativePG database of {env.database_instances} "
+            f"instance{'s' if env.database_instances != 1 else ''}",
+        }[env.database.mode]
         storage = (
             f", {env.access_mode} {env.storage.size}" if env.database.mode == "embedded" else ""
         )

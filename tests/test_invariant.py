@@ -73,11 +73,12 @@ def without_generated_secret(
     hashed = secret["metadata"]["name"]
     assert hashed.startswith(f"{name}-")
     assert hashed != name
-    assert sorted(secret["data"]) == sorted(settings.auth_secret.keys)
+    # Every key of the Secret, the data services' passwords included.
+    assert sorted(secret["data"]) == sorted(settings.secret_keys)
     assert {base64.b64decode(v).decode() for v in secret["data"].values()} == {PLACEHOLDER}
     rest = json.dumps([d for d in documents if d is not secret])
     references = secret_references(lowered, name)
-    assert references >= len(settings.auth_secret.keys)
+    assert references >= len(settings.secret_keys)
     assert rest.count(f'"{hashed}"') == references, "references not renamed"
     rest = rest.replace(f'"{hashed}"', f'"{name}"')
     result: list[Any] = json.loads(rest)

@@ -54,6 +54,7 @@ def test_bad_kustomize_variable(tmp_path: Path) -> None:
 
 
 def test_doctor_reports_source_and_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no spec here: no prerequisite lines (test_data_services)
     fake(tmp_path / "bin", "kustomize", 'echo "v5.4.3"\n')
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     monkeypatch.delenv("KUSTOMIZE", raising=False)

@@ -29,7 +29,7 @@ MAKER = {
     "Namespace": [("meta", "namespace")],
     "PersistentVolumeClaim": [("unified", "persistent_volume_claim")],
     "Deployment": [("unified", "deployment"), ("split", "deployment")],
-    "Service": [("unified", "service"), ("split", "service")],
+    "Service": [("unified", "service"), ("split", "service"), ("data", "cluster_ip_service")],
     "ConfigMap": [("split", "config_map")],
     "PodDisruptionBudget": [("availability", "pod_disruption_budget")],
     "HorizontalPodAutoscaler": [("availability", "horizontal_pod_autoscaler")],
@@ -38,6 +38,8 @@ MAKER = {
     "Ingress": [("ingress", "ingress")],
     "Certificate": [("ingress", "certificate")],
     "ExternalSecret": [("secrets", "external_secret")],
+    "Cluster": [("data", "cnpg_cluster")],
+    "StatefulSet": [("data", "stateful_set")],
 }
 # Modules lowering may import: the spec's models, the upstream table, its own parts, and
 # two pure standard modules (the ConfigMap's checksum in the pod templates).

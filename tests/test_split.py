@@ -97,10 +97,13 @@ def resolved_env(container: Any, documents: list[Any]) -> dict[str, Any]:
 
 
 def every_container(documents: list[Any]) -> list[tuple[str, Any]]:
+    """Every container of LLM Gateway's own workloads (pods labelled app: llmgateway; the
+    PostgreSQL and Redis StatefulSets are not the app's: tests/test_data_services.py)."""
     return [
         (d["metadata"]["name"], c)
         for d in documents
         if d["kind"] in ("Deployment", "StatefulSet")
+        and d["spec"]["template"]["metadata"]["labels"].get("app") == "llmgateway"
         for c in [*pod(d).get("initContainers", []), *pod(d)["containers"]]
     ]
 
