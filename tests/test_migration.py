@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -133,7 +134,12 @@ def test_diff_to_split_names_the_embedded_database_claim_and_the_steps(
     assert do.startswith(f"      do:  move the data before applying this ({README_POINTER}")
     assert DUMP in do
     assert "default_transaction_read_only = on" in do
-    assert "pg_restore --no-owner" in do
+    # Into the rendered Cluster's current primary, its database and owner.
+    assert (
+        'kubectl -n llmgateway exec -i "$P" -c postgres -- pg_restore --no-owner '
+        "--role=llmgateway --single-transaction -d llmgateway < llmgateway.dump" in do
+    )
+    assert "kubectl -n llmgateway wait cluster/llmgateway-postgres --for=condition=Ready" in do
     assert "compare the row counts" in do
     # dev keeps its claim: only prod's is flagged.
     assert "llmgateway-dev/llmgateway-data" not in risky
@@ -532,3 +538,73 @@ def test_the_readme_moves_the_data_into_the_new_primary(
     assert first("default_transaction_read_only") < first("pg_dump") < first("pg_restore")
     assert first("pg_restore") < first("apply -k overlays/prod")
     assert steps[-1] == "delete persistentvolumeclaim/llmgateway-data"
+
+
+def readme_commands() -> list[list[str]]:
+    """Every kubectl command of the section, split as bash would (continuations joined)."""
+    commands = []
+    for block in migration_blocks():
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if line.startswith("P=$("):
+                line = line[len("P=$(") : line.rindex(")")]
+            if line.startswith("kubectl "):
+                commands.append(shlex.split(line.split(" > ")[0].split(" < ")[0]))
+    return commands
+
+
+def switch_renderings() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """prod before the switch (the case) and after it (the case moved to split)."""
+    text = BEFORE_SWITCH.read_text()
+    before = dict(parse_spec(text.encode(), "spec.yaml").enabled())["prod"]
+    after = dict(parse_spec(to_split(text).encode(), "spec.yaml").enabled())["prod"]
+    return lower_environment(before, "prod"), lower_environment(after, "prod")
+
+
+def test_the_readme_commands_name_what_prod_renders() -> None:
+    old, new = switch_renderings()
+    commands = readme_commands()
+    namespaces = {c[c.index("-n") + 1] for c in commands if "-n" in c}
+    [namespace] = {r["metadata"].get("namespace") for r in new if r["kind"] != "Namespace"}
+    assert namespaces == {namespace}
+    # The source: the unified Deployment and its container, whose PGDATA is on the claim.
+    [deployment] = [r for r in old if r["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    [claim] = [r for r in old if r["kind"] == "PersistentVolumeClaim"]
+    sources = {
+        (next(a for a in c[c.index("exec") + 1 :] if a != "-i"), c[c.index("-c") + 1])
+        for c in commands
+        if "exec" in c
+    }
+    source = (f"deploy/{deployment['metadata']['name']}", container["name"])
+    assert source in sources
+    # The target: the rendered Cluster, its database and owner, PostgreSQL 17 like the pod.
+    [cluster] = [r for r in new if r["kind"] == "Cluster"]
+    name = cluster["metadata"]["name"]
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    assert sources == {source, ("$P", "postgres")}
+    [get] = [c for c in commands if "get" in c]
+    assert get[get.index("get") :] == [
+        "get",
+        "cluster",
+        name,
+        "-o",
+        "jsonpath={.status.currentPrimary}",
+    ]
+    restore = next(c for c in commands if "pg_restore" in c)
+    assert f"--role={initdb['owner']}" in restore
+    assert restore[restore.index("-d") + 1] == initdb["database"]
+    assert ":17" in cluster["spec"]["imageName"]
+    assert ["kubectl", "apply", "--server-side", "-f", f"overlays/prod/cluster-{name}.yaml"] in (
+        commands
+    )
+    # What is left to delete: exactly what the split prod no longer has, the claim last.
+    removed = {
+        f"{r['kind'].lower()}/{r['metadata']['name']}"
+        for r in old
+        if (r["kind"], r["metadata"]["name"])
+        not in {(n["kind"], n["metadata"]["name"]) for n in new}
+    }
+    deletes = [c[c.index("delete") + 1 :] for c in commands if "delete" in c]
+    assert deletes[-1] == [f"persistentvolumeclaim/{claim['metadata']['name']}"]
+    assert sorted(deletes[0] + deletes[-1]) == sorted(removed)
