@@ -21,7 +21,8 @@ from typing import Any
 from compiler.emit import dump, header
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, fingerprint_text
 from compiler.lower import comment, lower_environment
-from compiler.lower.meta import APP, Resource
+from compiler.lower.meta import APP, Resource, service_name
+from compiler.lower.split import image as split_image
 from compiler.secretenv import example_text
 from compiler.spec import Settings, Spec
 
@@ -74,16 +75,55 @@ def overlay_fields(defaults: Settings, env: Settings, name: str) -> OverlayField
     fields = OverlayFields(instance=name)
     if env.namespace != defaults.namespace:
         fields.namespace = env.namespace
-    if env.image != defaults.image:
+    if env.image != defaults.image and not (env.split or defaults.split):
         image: dict[str, str] = {"name": defaults.image.repository}
         if env.image.repository != defaults.image.repository:
             image["newName"] = env.image.repository
         if env.image.tag != defaults.image.tag:
             image["newTag"] = env.image.tag
         fields.images.append(image)
-    if env.replicas != defaults.replicas:
+    if env.split and defaults.split:
+        fields.images += split_images(defaults, env)
+    if env.replicas != defaults.replicas and not (env.split or defaults.split):
         fields.replicas.append({"name": APP, "count": env.replicas})
+    if env.split and defaults.split:
+        fields.replicas += split_replicas(defaults, env)
     return fields
+
+
+def split_images(defaults: Settings, env: Settings) -> list[dict[str, str]]:
+    """The images field retagging the base's split services that the environment also runs
+    (a service the base lacks is an added resource, already with its image)."""
+    base = {name for name, _ in defaults.services.enabled()}
+    images: list[dict[str, str]] = []
+    for name, _ in env.services.enabled():
+        if name not in base:
+            continue
+        (old, _), (new, _) = split_image(defaults, name), split_image(env, name)
+        if old != new:
+            old_name, _, old_tag = old.rpartition(":")
+            new_name, _, new_tag = new.rpartition(":")
+            image = {"name": old_name}
+            if new_name != old_name:
+                image["newName"] = new_name
+            if new_tag != old_tag:
+                image["newTag"] = new_tag
+            images.append(image)
+    return images
+
+
+def split_replicas(defaults: Settings, env: Settings) -> list[dict[str, Any]]:
+    """The replicas field for the base's split services whose fixed count changes (an
+    autoscaled one has no count to set)."""
+    base = dict(defaults.services.enabled())
+    counts: list[dict[str, Any]] = []
+    for name, service in env.services.enabled():
+        before = base.get(name)
+        if before is None or service.autoscaling is not None:
+            continue
+        if before.autoscaling is not None or before.replicas != service.replicas:
+            counts.append({"name": service_name(name), "count": service.replicas})
+    return counts
 
 
 def apply_fields(resources: list[Resource], fields: OverlayFields) -> list[Resource]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from compiler.console import Output
 from compiler.errors import ExitCode
+from compiler.spec import Settings
 
 
 def validate_command(output: Output, spec_path: str, *, strict: bool) -> int:
@@ -19,13 +20,13 @@ def validate_command(output: Output, spec_path: str, *, strict: bool) -> int:
         if not env.enabled:
             output.say(f"  {name}: disabled")
             continue
-        database = {
-            "embedded": "embedded database",
-            "external": "external database",
-            "postgres": "PostgreSQL StatefulSet",
-            "cloudnative-pg": f"CloudNativePG database of {env.database_instances} "
-            f"instance{'s' if env.database_instances != 1 else ''}",
-        }[env.database.mode]
+        if env.split:
+            output.say(f"  {name}: namespace {env.namespace}, {split_summary(env)}")
+            output.say(
+                f"    hosts: {', '.join(f'{env.scheme}://{h}' for h in hosts(env).values())}"
+            )
+            continue
+        database = data_service(env)
         storage = (
             f", {env.access_mode} {env.storage.size}" if env.database.mode == "embedded" else ""
         )
@@ -36,3 +37,32 @@ def validate_command(output: Output, spec_path: str, *, strict: bool) -> int:
         )
         output.say(f"    hosts: {', '.join(f'{env.scheme}://{h}' for h in hosts(env).values())}")
     return ExitCode.OK
+
+
+def data_service(env: Settings) -> str:
+    """Where the environment's PostgreSQL runs, in words."""
+    return {
+        "embedded": "embedded database",
+        "external": "external database",
+        "postgres": "PostgreSQL StatefulSet",
+        "cloudnative-pg": f"CloudNativePG database of {env.database_instances} "
+        f"instance{'s' if env.database_instances != 1 else ''}",
+    }[env.database.mode]
+
+
+def split_summary(env: Settings) -> str:
+    """The split topology in a line: each service's pods, the data services, the tag."""
+    pods = []
+    for service, settings in env.services.enabled():
+        scaling = settings.autoscaling
+        pods.append(
+            f"{service} {settings.replicas}"
+            if scaling is None
+            else f"{service} {scaling.min_replicas}-{scaling.max_replicas} (autoscaled)"
+        )
+    database = data_service(env)
+    own = [f"{s} {c.image.tag}" for s, c in env.services.enabled() if c.image.tag is not None]
+    return (
+        f"split topology: {', '.join(pods)}; {database}, {env.redis.mode} Redis, "
+        f"image tag {env.image.tag}" + (f" ({', '.join(own)})" if own else "")
+    )

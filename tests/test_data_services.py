@@ -352,14 +352,16 @@ def test_readme_names_the_operator_and_its_install() -> None:
 def test_validate_names_the_data_services(monkeypatch: pytest.MonkeyPatch) -> None:
     cnpg = run_cli("-C", str(CNPG_CASE), "validate", "--spec", "spec.yaml")
     assert cnpg.code == 0, cnpg.err
-    assert "  staging: namespace llmgateway-staging, 1 replica, CloudNativePG database of 1 " in (
-        cnpg.out
-    )
-    assert "  prod: namespace llmgateway-prod, 1 replica, CloudNativePG database of 3 " in (
-        cnpg.out
-    )
+    # The split topology's line (tests/test_split.py): the services, then the data services.
+    lines = cnpg.out.splitlines()
+    (staging,) = [line for line in lines if line.startswith("  staging: ")]
+    assert staging.startswith("  staging: namespace llmgateway-staging, split topology: ")
+    assert "; CloudNativePG database of 1 instance, " in staging
+    (prod,) = [line for line in lines if line.startswith("  prod: ")]
+    assert prod.startswith("  prod: namespace llmgateway-prod, split topology: ")
+    assert "; CloudNativePG database of 3 instances, " in prod
     postgres = run_cli("-C", str(POSTGRES_CASE), "validate", "--spec", "spec.yaml")
-    assert ", PostgreSQL StatefulSet, " in postgres.out
+    assert "; PostgreSQL StatefulSet, " in postgres.out
 
 
 def test_cluster_is_validated_offline_against_its_schema() -> None:

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from compiler.plan import plan_tree
 from compiler.render import render
 from compiler.spec import Settings
 from tests.conftest import CASES
-from tests.helpers import load_documents, write_tree
+from tests.helpers import load_documents, run_cli, write_tree
 
 CASE = CASES / "valid" / "split-services" / "spec.yaml"
 PREFIX = "ghcr.io/theopenco/llmgateway-"
@@ -421,3 +422,55 @@ def test_only_the_worker_goes_without_probes() -> None:
         f for f in check_policy("split", settings, resources) if f.rule.startswith("LLMGW004")
     ]
     assert found.resource == "Deployment/llmgateway-split/llmgateway-ui"
+
+
+def test_validate_summarises_the_split_topology() -> None:
+    """The spec's services, data services and tags, as the case's spec writes them."""
+    result = run_cli("validate", "--spec", str(CASE))
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert (
+        "  split: namespace llmgateway-split, split topology: api 2, gateway 3, ui 2-5 "
+        "(autoscaled), admin 1, worker 1, playground 1, docs 1, code 1; CloudNativePG "
+        "database of 3 instances, in-cluster Redis, image tag v1.2.3 (api v1.2.4)"
+    ) in lines
+    assert (
+        "  lab: namespace llmgateway-lab, split topology: api 1, gateway 1, ui 1, worker 1; "
+        "external database, external Redis, image tag latest"
+    ) in lines
+
+
+def test_a_split_base_is_retagged_and_rescaled_by_kustomize_fields(
+    kustomize: Kustomize, tmp_path: Path
+) -> None:
+    """tests/cases/valid/split-base: the overlay's images and replicas fields (not patches)
+    carry prod's tags and counts; the rendering has what prod's spec says."""
+    spec = load_spec(CASES / "valid" / "split-base" / "spec.yaml")
+    tree = plan_tree(spec)
+    write_tree(tmp_path, tree)
+    (kustomization,) = load_documents(tree["overlays/prod/kustomization.yaml"].decode())
+    assert {i["name"]: i["newTag"] for i in kustomization["images"]} == {
+        f"{PREFIX}{s}": "v1.3.1" if s == "gateway" else "v1.3.0"
+        for s in ("api", "gateway", "ui", "admin", "worker")
+    }
+    assert {r["name"]: r["count"] for r in kustomization["replicas"]} == {
+        "llmgateway-api": 3,
+        "llmgateway-gateway": 4,
+        "llmgateway-ui": 2,
+    }
+    (text,) = render(kustomize, [tmp_path / "overlays" / "prod"])
+    documents = load_documents(text)
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    assert {n: d["spec"].get("replicas") for n, d in deployments.items()} == {
+        "llmgateway-api": 3,
+        "llmgateway-gateway": 4,
+        "llmgateway-ui": 2,
+        "llmgateway-admin": 1,
+        "llmgateway-worker": 1,
+        "llmgateway-docs": 1,
+    }
+    images = {n: pod(d)["containers"][0]["image"] for n, d in deployments.items()}
+    assert images["llmgateway-gateway"] == f"{PREFIX}gateway:v1.3.1"
+    assert images["llmgateway-docs"] == f"{PREFIX}docs:v1.3.0"
+    assert pod(deployments["llmgateway-api"])["initContainers"][0]["image"] == f"{PREFIX}api:v1.3.0"
+    assert not [d for d in documents if d["kind"] == "HorizontalPodAutoscaler"]
