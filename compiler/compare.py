@@ -290,7 +290,7 @@ def text_changes(expected: bytes, actual: bytes, limit: int = 20) -> list[str]:
     import difflib
 
     lines = [
-        line.rstrip("\n")
+        line
         for line in difflib.unified_diff(
             expected.decode("utf-8", errors="replace").splitlines(),
             actual.decode("utf-8", errors="replace").splitlines(),

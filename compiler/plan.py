@@ -196,6 +196,10 @@ def strategic_patch(old: Any, new: Any, kind: str, path: tuple[str, ...] = ()) -
                 return new  # a strategic merge replaces a list of scalars whole
             raise NeedsJsonPatch
         return keyed_list_patch(old, new, key, kind, path)
+    if isinstance(old, dict | list) or isinstance(new, dict | list):
+        # A field that changes shape (mapping, list, scalar): kustomize's strategic merge
+        # fails on it ("wrong node kind: expected MappingNode but got ScalarNode").
+        raise NeedsJsonPatch
     return new
 
 
@@ -314,7 +318,6 @@ def patch_for(before: Resource, after: Resource) -> Any:
 class OverlayPlan:
     """What one overlay holds, before it is written as files."""
 
-    name: str
     fields: OverlayFields
     resources: list[Resource]
     patches: list[Patch]
@@ -355,7 +358,7 @@ def plan_overlay(defaults: Settings, base: list[Resource], env: Settings, name: 
             }
             patches.append(Patch("delete-" + file_name(original), delete, target(original)))
     generator = env.auth_secret.name if env.auth_secret.source == "generator" else None
-    return OverlayPlan(name, fields, added, patches, generator, env.namespace)
+    return OverlayPlan(fields, added, patches, generator, env.namespace)
 
 
 def overlay_kustomization(plan: OverlayPlan) -> dict[str, Any]:

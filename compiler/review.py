@@ -11,7 +11,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from compiler import upstream
 from compiler.compare import (
     FieldChange,
     ResourceChange,
@@ -20,6 +22,7 @@ from compiler.compare import (
     describe_change,
     index_resources,
     quantity_bytes,
+    resource_id,
     show,
 )
 from compiler.console import Output
@@ -187,16 +190,7 @@ def find_risks(
     for change in changes:
         kind = change.id[1]
         if change.change == "removed" and kind == "PersistentVolumeClaim":
-            risks.append(
-                Risk(
-                    environment,
-                    change.label,
-                    "the data volume claim is removed",
-                    "deleting the claim deletes the volume and the PostgreSQL data on it "
-                    "(with the usual Delete reclaim policy)",
-                    "back up the database first, or keep the claim out of pruning",
-                )
-            )
+            risks.append(claim_removed_risk(environment, change, old, new))
         elif change.change == "removed" and kind == "Namespace" and not added_namespaces:
             risks.append(
                 Risk(
@@ -236,6 +230,140 @@ def find_risks(
             risks.extend(strategy_risk(environment, change, new))
     risks.extend(door_risks(environment, changes, old, new))
     return risks
+
+
+MIGRATION_README = 'README.md, "Moving prod to the split topology"'
+# CloudNativePG: the instance pods' PostgreSQL container, and the database bootstrap.initdb
+# makes when unset, whose owner defaults to its name (cloudnative-pg@4b5e244a
+# pkg/specs/pods.go:78; docs/src/bootstrap.md:166-205).
+CNPG_POSTGRES_CONTAINER = "postgres"
+CNPG_DEFAULT_DATABASE = "app"
+DUMP_FILE = "llmgateway.dump"
+
+
+@dataclass(frozen=True)
+class EmbeddedDatabase:
+    """The unified pod whose PostgreSQL keeps its data on a claim."""
+
+    namespace: str
+    deployment: str
+    container: str
+    pgdata: str
+
+
+def embedded_database(claim: ResourceId, resources: list[Any]) -> EmbeddedDatabase | None:
+    """The Deployment container whose PGDATA lies on ``claim``, if any (the embedded database)."""
+    namespace, name = claim[2], claim[3]
+    for resource in resources:
+        if not isinstance(resource, dict) or resource.get("kind") != "Deployment":
+            continue
+        meta = resource.get("metadata") or {}
+        if str(meta.get("namespace", "") or "") != namespace:
+            continue
+        pod = ((resource.get("spec") or {}).get("template") or {}).get("spec") or {}
+        volumes = {
+            v.get("name")
+            for v in pod.get("volumes") or []
+            if isinstance(v, dict)
+            and (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+        }
+        for container in pod.get("containers") or []:
+            pgdata = next(
+                (
+                    str(e.get("value"))
+                    for e in container.get("env") or []
+                    if isinstance(e, dict) and e.get("name") == upstream.PGDATA and e.get("value")
+                ),
+                None,
+            )
+            mounts = [
+                str(m.get("mountPath", "")).rstrip("/")
+                for m in container.get("volumeMounts") or []
+                if isinstance(m, dict) and m.get("name") in volumes
+            ]
+            if pgdata and any(pgdata == m or pgdata.startswith(m + "/") for m in mounts):
+                return EmbeddedDatabase(
+                    namespace, str(meta.get("name")), str(container.get("name")), pgdata
+                )
+    return None
+
+
+def restore_steps(source: EmbeddedDatabase, new: list[Any]) -> str:
+    """Where the dump goes: the CloudNativePG Cluster's primary, named, or the new database."""
+    for resource in new:
+        if (
+            isinstance(resource, dict)
+            and resource.get("kind") == "Cluster"
+            and str(resource.get("apiVersion", "")).startswith("postgresql.cnpg.io/")
+        ):
+            meta = resource.get("metadata") or {}
+            cluster, namespace = meta.get("name"), meta.get("namespace") or source.namespace
+            bootstrap = ((resource.get("spec") or {}).get("bootstrap") or {}).get("initdb") or {}
+            database = bootstrap.get("database") or CNPG_DEFAULT_DATABASE
+            owner = bootstrap.get("owner") or database
+            return (
+                f"1. create the Cluster {cluster} alone and wait for it (kubectl -n "
+                f"{namespace} wait cluster/{cluster} --for=condition=Ready); 2. FREEZE; "
+                f"3. DUMP; 4. restore into its current primary: P=$(kubectl -n {namespace} "
+                f"get cluster {cluster} -o jsonpath='{{.status.currentPrimary}}'); kubectl -n "
+                f'{namespace} exec -i "$P" -c {CNPG_POSTGRES_CONTAINER} -- pg_restore '
+                f"--no-owner --role={owner} --single-transaction -d {database} < "
+                f"{DUMP_FILE}; 5. compare the row counts of both sides"
+            )
+    return (
+        "1. create the new database; 2. FREEZE; 3. DUMP; 4. restore the dump into the new "
+        "database with pg_restore --no-owner --single-transaction; 5. compare the row counts "
+        "of both sides"
+    )
+
+
+def claim_removed_risk(
+    environment: str, change: ResourceChange, old: list[Any], new: list[Any]
+) -> Risk:
+    """A removed claim; the embedded database's gets the steps that move its data."""
+    source = embedded_database(change.id, old)
+    keeps_embedded = any(
+        embedded_database(resource_id(r), new) is not None
+        for r in new
+        if isinstance(r, dict) and r.get("kind") == "PersistentVolumeClaim"
+    )
+    # Steps only where the environment goes on without an embedded database: a removed
+    # environment or one keeping its own claim elsewhere gets the plain warning.
+    if source is None or not new or keeps_embedded:
+        return Risk(
+            environment,
+            change.label,
+            "the data volume claim is removed",
+            "deleting the claim deletes the volume and the PostgreSQL data on it "
+            "(with the usual Delete reclaim policy)",
+            "back up the database first, or keep the claim out of pruning",
+        )
+    url = urlsplit(upstream.UNIFIED_DATABASE_URL)
+    database, bin_dir = url.path.lstrip("/"), upstream.UNIFIED_POSTGRES_BIN
+    # The embedded PostgreSQL accepts only local connections, with trust (start.sh:18).
+    client = f"-h 127.0.0.1 -U {url.username} -d {database}"
+    exec_ = (
+        f"kubectl -n {source.namespace} exec deploy/{source.deployment} -c {source.container} --"
+    )
+    freeze = (
+        f"scale Deployment {source.deployment} to 1 pod and make the database read-only "
+        f"(ALTER DATABASE {database} SET default_transaction_read_only = on, then end the "
+        "open sessions)"
+    )
+    dump = f"dump it: {exec_} {bin_dir}/pg_dump {client} -Fc > {DUMP_FILE}"
+    steps = restore_steps(source, new).replace("FREEZE", freeze).replace("DUMP", dump)
+    return Risk(
+        environment,
+        change.label,
+        "the data volume claim is removed",
+        f"it holds the embedded PostgreSQL database of Deployment {source.deployment} "
+        f"(container {source.container}, PGDATA {source.pgdata}), and nothing copies it to the "
+        "new database: deleting the claim deletes the volume and all the app's data (with the "
+        "usual Delete reclaim policy)",
+        f"move the data before applying this ({MIGRATION_README} has every command): {steps}; "
+        "then apply, and delete the old Deployment, and the claim last, once the new "
+        "deployment serves the data",
+    )
 
 
 def door_risks(

@@ -217,3 +217,11 @@ WEB_SERVICES: dict[str, Probes] = {
     "docs": Probes(NEXT_HEALTH_PATH, NEXT_HEALTH_PATH, (10, 10, 5), (20, 30, 5)),
     "code": Probes(None, None, (10, 10, 5), (20, 30, 5)),
 }
+
+# The unified image's embedded PostgreSQL: its apps reach it with this URL (database
+# llmgateway as the superuser postgres; the start script's initdb trusts loopback
+# connections, so the password plays no part), and PostgreSQL 17's client programs live
+# under this directory (infra/unified.dockerfile:127-131; infra/start.sh:18,76-78;
+# infra/supervisord.conf:8).
+UNIFIED_DATABASE_URL = "postgres://postgres:llmgateway@localhost:5432/llmgateway"
+UNIFIED_POSTGRES_BIN = "/usr/lib/postgresql/17/bin"

@@ -46,8 +46,8 @@ from compiler.journal import (
 
 def is_generated(data: bytes) -> bool:
     """Whether a file's first line is the generated header (`# ...` or `<!-- ... -->`)."""
-    first = data.split(b"\n", 1)[0]
-    return first.startswith((b"# " + HEADER_MARK.encode(), b"<!-- " + HEADER_MARK.encode()))
+    # The mark holds no line break: the data starts with it exactly when the first line does.
+    return data.startswith((b"# " + HEADER_MARK.encode(), b"<!-- " + HEADER_MARK.encode()))
 
 
 @dataclass

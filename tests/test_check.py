@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from compiler.kustomize import Kustomize
+from compiler.spec import shared_data_directory_message
 from tests.conftest import ROOT
 from tests.helpers import run_cli
 
@@ -40,10 +41,18 @@ def test_spec_edited_without_compiling(committed: Path) -> None:
         "drift: 3 generated files differ from what spec/llmgateway.yaml compiles to "
         "(committed -> from spec):",
         "  changed    docs/environments.md",
-        "               -Namespace `llmgateway`, 3 replicas, image "
+        "               -Namespace `llmgateway`, unified topology, 3 replicas, image "
         "`ghcr.io/theopenco/llmgateway-unified:latest`, embedded database, production.",
-        "               +Namespace `llmgateway`, 4 replicas, image "
+        "               +Namespace `llmgateway`, unified topology, 4 replicas, image "
         "`ghcr.io/theopenco/llmgateway-unified:latest`, embedded database, production.",
+        "               -| Deployment `llmgateway` | every service, PostgreSQL and Redis in "
+        "one container | 3 pods |",
+        "               +| Deployment `llmgateway` | every service, PostgreSQL and Redis in "
+        "one container | 4 pods |",
+        "               -**Acknowledged risk** (`database.acknowledgeSharedDataDirectory: "
+        f"true`): {shared_data_directory_message(3)}.",
+        "               +**Acknowledged risk** (`database.acknowledgeSharedDataDirectory: "
+        f"true`): {shared_data_directory_message(4)}.",
         '               -  service --> pod["Deployment llmgateway, 3 pod(s)"]',
         '               +  service --> pod["Deployment llmgateway, 4 pod(s)"]',
         "  changed    overlays/.fingerprint",

@@ -8,16 +8,22 @@ the Kubernetes API's patchMergeKey of each list, and kustomize's labels transfor
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from compiler.compare import load_documents
+from compiler.emit import dump
+from compiler.kustomize import Kustomize
 from compiler.plan import (
     NeedsJsonPatch,
     OverlayFields,
     apply_fields,
+    json_patch,
     keyed_list_patch,
     merge_key,
+    patch_for,
     pointer,
 )
 
@@ -93,3 +99,173 @@ def test_instance_label_on_resources_and_templates_without_labels() -> None:
     assert out[1]["metadata"]["labels"] == {"app.kubernetes.io/instance": "dev"}
     assert out[1]["spec"]["template"]["metadata"]["labels"] == {"app.kubernetes.io/instance": "dev"}
     assert "labels" not in resources[0]["metadata"]  # the input is left alone
+
+
+def thing(**fields: Any) -> dict[str, Any]:
+    """A resource of a kind kustomize has no schema for: any field may hold any shape."""
+    return {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "c"}, **fields}
+
+
+def applied(before: dict[str, Any], patch: Any, tmp_path: Path, kustomize: Kustomize) -> Any:
+    """What kustomize makes of ``before`` with the planner's ``patch`` (either format)."""
+    (tmp_path / "base.yaml").write_text(dump(before))
+    (tmp_path / "patch.yaml").write_text(dump(patch))
+    target = {"kind": before["kind"], "name": before["metadata"]["name"]}
+    (tmp_path / "kustomization.yaml").write_text(
+        dump(
+            {
+                "resources": ["base.yaml"],
+                "patches": [{"path": "patch.yaml", "target": target}],
+            }
+        )
+    )
+    (rendered,) = load_documents(kustomize.build(tmp_path))
+    return rendered
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "patch"),
+    [
+        # a field that changes shape: kustomize's strategic merge fails on it ("wrong node
+        # kind"), a JSON 6902 replace does it
+        (
+            thing(spec={"a": {"b": "1"}}),
+            thing(spec={"a": "x"}),
+            [{"op": "replace", "path": "/spec/a", "value": "x"}],
+        ),
+        (
+            thing(spec={"a": [{"x": "1"}]}),
+            thing(spec={"a": "s"}),
+            [{"op": "replace", "path": "/spec/a", "value": "s"}],
+        ),
+        (
+            thing(spec={"a": "s"}),
+            thing(spec={"a": ["1"]}),
+            [{"op": "replace", "path": "/spec/a", "value": ["1"]}],
+        ),
+        (
+            thing(spec={"a": ["1"]}),
+            thing(spec={"a": {"b": "1"}}),
+            [{"op": "replace", "path": "/spec/a", "value": {"b": "1"}}],
+        ),
+        # a list of scalars becomes a list of mappings without a merge key: the planner
+        # does not guess how kustomize merges such a list, it says it index by index
+        (
+            thing(spec={"a": ["1"]}),
+            thing(spec={"a": [{"x": "1"}]}),
+            [{"op": "replace", "path": "/spec/a/0", "value": {"x": "1"}}],
+        ),
+        # the metadata a patch changes is kept with the name it targets
+        (
+            thing(spec={"a": "1"}),
+            {**thing(spec={"a": "1"}), "metadata": {"name": "c", "annotations": {"n": "v"}}},
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Thing",
+                "metadata": {"name": "c", "annotations": {"n": "v"}},
+            },
+        ),
+    ],
+    ids=[
+        "mapping-to-scalar",
+        "list-to-scalar",
+        "scalar-to-list",
+        "list-to-mapping",
+        "scalars-to-mappings",
+        "metadata-changed",
+    ],
+)
+def test_patch_for_a_changed_shape(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    patch: Any,
+    tmp_path: Path,
+    kustomize: Kustomize,
+) -> None:
+    assert patch_for(before, after) == patch
+    assert applied(before, patch, tmp_path, kustomize) == after
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "ops"),
+    [
+        ({"a": {"b": 1}}, {"a": "x"}, [{"op": "replace", "path": "/a", "value": "x"}]),
+        ({"a": [1, 2]}, {"a": "xy"}, [{"op": "replace", "path": "/a", "value": "xy"}]),
+        ({"a": [1, 2]}, {"a": 3}, [{"op": "replace", "path": "/a", "value": 3}]),
+        ({"a": "xy"}, {"a": [1, 2]}, [{"op": "replace", "path": "/a", "value": [1, 2]}]),
+        # an item that is a mapping at one index and a scalar at the same index
+        (
+            {"l": [{"name": "a"}]},
+            {"l": ["x"]},
+            [
+                {"op": "test", "path": "/l/0/name", "value": "a"},
+                {"op": "replace", "path": "/l/0", "value": "x"},
+            ],
+        ),
+        (
+            {"l": ["x"]},
+            {"l": [{"name": "a"}]},
+            [{"op": "replace", "path": "/l/0", "value": {"name": "a"}}],
+        ),
+    ],
+    ids=[
+        "mapping-to-scalar",
+        "list-to-string",
+        "list-to-number",
+        "string-to-list",
+        "item-mapping-to-scalar",
+        "item-scalar-to-mapping",
+    ],
+)
+def test_json_patch_of_a_changed_type(old: Any, new: Any, ops: list[dict[str, Any]]) -> None:
+    assert json_patch(old, new) == ops
+
+
+REGISTRY_IMAGE = "registry.example.com:5000/llmgateway"
+
+
+@pytest.mark.parametrize(
+    ("images", "expected"),
+    [
+        ([{"name": REGISTRY_IMAGE, "newTag": "v2"}], f"{REGISTRY_IMAGE}:v2"),
+        (
+            [{"name": REGISTRY_IMAGE, "newName": "mirror.example.com/gw"}],
+            "mirror.example.com/gw:v1",
+        ),
+        ([{"name": REGISTRY_IMAGE, "newName": "m/gw", "newTag": "v3"}], "m/gw:v3"),
+        ([{"name": "registry.example.com:5000/other", "newTag": "v2"}], f"{REGISTRY_IMAGE}:v1"),
+    ],
+    ids=["tag", "repository", "both", "another-image"],
+)
+def test_images_field_as_kustomize_applies_it(
+    images: list[dict[str, str]], expected: str, tmp_path: Path, kustomize: Kustomize
+) -> None:
+    """The planner's simulation of kustomize's images field, against kustomize itself, for
+    a repository with a registry port (the spec allows one) and a change of only the tag
+    or only the repository."""
+    pod = {
+        "initContainers": [{"name": "init", "image": f"{REGISTRY_IMAGE}:v1"}],
+        "containers": [
+            {"name": "app", "image": f"{REGISTRY_IMAGE}:v1"},
+            {"name": "side", "image": "busybox:1"},
+        ],
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "llmgateway"},
+        "spec": {"template": {"spec": pod}},
+    }
+    (simulated,) = apply_fields([deployment], OverlayFields(images=images))
+    pod_images = [
+        c["image"]
+        for c in simulated["spec"]["template"]["spec"]["initContainers"]
+        + simulated["spec"]["template"]["spec"]["containers"]
+    ]
+    assert pod_images == [expected, expected, "busybox:1"]
+    (tmp_path / "deployment.yaml").write_text(dump(deployment))
+    (tmp_path / "kustomization.yaml").write_text(
+        dump({"resources": ["deployment.yaml"], "images": images})
+    )
+    (rendered,) = load_documents(kustomize.build(tmp_path))
+    assert simulated["spec"]["template"]["spec"] == rendered["spec"]["template"]["spec"]

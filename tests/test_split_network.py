@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from compiler.kustomize import Kustomize
+from compiler.lint import validate_schemas
 from compiler.load import parse_spec
 from compiler.plan import plan_tree
 from compiler.render import render
@@ -70,7 +71,7 @@ REDIS_POD = pod(NAMESPACE, app="llmgateway-redis")
 DNS = pod("kube-system", **{"k8s-app": "kube-dns"})
 INTERNET = Pod(None)
 
-WEB = ("api", "gateway", "ui", "admin")
+WEB = ("api", "gateway", "ui", "admin", "playground", "docs", "code")
 # The app pods' port: each Service's port 80 goes to the container port `http`, 8080 (the
 # images run as root without NET_BIND_SERVICE; README "The split topology"). A
 # NetworkPolicy sees the pod's port, after the Service's translation.
@@ -129,6 +130,16 @@ EGRESS_TABLE: list[tuple[str, Pod, Pod, int, bool]] = [
     ("ui->api", app("ui"), app("api"), APP_PORT, True),
     ("admin->api", app("admin"), app("api"), APP_PORT, True),
     ("gateway->api", app("gateway"), app("api"), APP_PORT, False),
+    ("playground->api", app("playground"), app("api"), APP_PORT, True),
+    ("code->api", app("code"), app("api"), APP_PORT, True),
+    ("docs->api", app("docs"), app("api"), APP_PORT, False),
+    ("docs->internet:443", app("docs"), INTERNET, 443, False),
+    ("code->internet:443", app("code"), INTERNET, 443, False),
+    # playground and admin call the gateway at its public (https) URL, server-side.
+    ("playground->internet:443", app("playground"), INTERNET, 443, True),
+    ("admin->internet:443", app("admin"), INTERNET, 443, True),
+    ("docs->postgres", app("docs"), CNPG_INSTANCE, 5432, False),
+    ("playground->redis", app("playground"), REDIS_POD, 6379, False),
     ("instance->instance:5432", CNPG_INSTANCE, CNPG_INSTANCE, 5432, True),
     ("instance->instance:8000", CNPG_INSTANCE, CNPG_INSTANCE, 8000, True),
     ("instance->dns", CNPG_INSTANCE, DNS, 53, True),
@@ -161,6 +172,9 @@ environments:
       gateway: {replicas: 3}
       api: {replicas: 2}
       ui: {autoscaling: {minReplicas: 2, maxReplicas: 5}}
+      playground: {}
+      docs: {}
+      code: {}
   postgres:
     namespace: llmgateway-pg
     domain: pg.example.com
@@ -343,7 +357,10 @@ def test_the_unified_policy_stays_and_split_has_none_of_it(
     assert names["cnpg"] == [
         "llmgateway-admin",
         "llmgateway-api",
+        "llmgateway-code",
+        "llmgateway-docs",
         "llmgateway-gateway",
+        "llmgateway-playground",
         "llmgateway-postgres",
         "llmgateway-redis",
         "llmgateway-ui",
@@ -383,3 +400,88 @@ def test_disruption_budgets_and_autoscalers(
             }
         ],
     }
+
+
+def test_policies_budgets_and_autoscalers_validate_offline(
+    environments: dict[str, dict[str, list[Any]]],
+) -> None:
+    kinds = ("NetworkPolicy", "PodDisruptionBudget", "HorizontalPodAutoscaler")
+    for egress, rendered_environments in environments.items():
+        for name, resources in rendered_environments.items():
+            mine = [r for r in resources if r["kind"] in kinds]
+            assert mine, (egress, name)
+            assert validate_schemas(name, mine, "1.32") == [], (egress, name)
+
+
+def test_the_tables_parties_are_the_rendered_pods(
+    environments: dict[str, dict[str, list[Any]]],
+) -> None:
+    """The app pods of the tables carry the labels the rendered Deployments give them."""
+    resources = environments["true"]["cnpg"]
+    deployments = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Deployment"}
+    assert sorted(deployments) == sorted(f"llmgateway-{s}" for s in (*WEB, "worker"))
+    for service in (*WEB, "worker"):
+        template = deployments[f"llmgateway-{service}"]["spec"]["template"]
+        assert app(service).label_map.items() <= template["metadata"]["labels"].items()
+    for name, resource in deployments.items():
+        ports = [
+            port["containerPort"]
+            for container in resource["spec"]["template"]["spec"]["containers"]
+            for port in container.get("ports", [])
+        ]
+        assert ports == ([] if name == "llmgateway-worker" else [APP_PORT]), name
+
+
+def test_pods_that_read_the_data_services_may_reach_them(
+    environments: dict[str, dict[str, list[Any]]],
+) -> None:
+    """Restricted egress lets every container reading DATABASE_URL or REDIS_HOST (init
+    containers included: the api's migration runner) reach PostgreSQL and Redis."""
+    resources = environments["true"]["cnpg"]
+    policies = policies_of(resources)
+    readers = []
+    for deployment in (r for r in resources if r["kind"] == "Deployment"):
+        pod_spec = deployment["spec"]["template"]["spec"]
+        names = {
+            item["name"]
+            for container in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]
+            for item in container.get("env", [])
+        }
+        if names & {"DATABASE_URL", "REDIS_HOST"}:
+            labels = deployment["spec"]["template"]["metadata"]["labels"]
+            source = Pod(NAMESPACE, tuple(sorted(labels.items())))
+            readers.append(deployment["metadata"]["name"])
+            assert allowed_by(policies, "egress", source, CNPG_INSTANCE, 5432), readers[-1]
+            assert allowed_by(policies, "egress", source, REDIS_POD, 6379), readers[-1]
+            assert reaches(policies, source, CNPG_INSTANCE, 5432), readers[-1]
+            assert reaches(policies, source, REDIS_POD, 6379), readers[-1]
+    assert {"llmgateway-api", "llmgateway-gateway", "llmgateway-worker"} <= set(readers)
+
+
+def test_autoscaled_deployment_has_no_replicas_and_several_pods_spread(
+    environments: dict[str, dict[str, list[Any]]],
+) -> None:
+    resources = environments["false"]["cnpg"]
+    deployments = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Deployment"}
+    assert "replicas" not in deployments["llmgateway-ui"]["spec"]
+    assert deployments["llmgateway-gateway"]["spec"]["replicas"] == 3
+    for name, several in (
+        ("llmgateway-ui", True),
+        ("llmgateway-api", True),
+        ("llmgateway-gateway", True),
+        ("llmgateway-admin", False),
+        ("llmgateway-worker", False),
+    ):
+        spec = deployments[name]["spec"]
+        spread = spec["template"]["spec"].get("topologySpreadConstraints")
+        if several:
+            assert spread == [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": spec["selector"]["matchLabels"]},
+                }
+            ], name
+        else:
+            assert spread is None, name
