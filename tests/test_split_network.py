@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from compiler.kustomize import Kustomize
-from compiler.lint import validate_schemas
+from compiler.lint import lint_environment, validate_schemas
 from compiler.load import parse_spec
 from compiler.plan import plan_tree
 from compiler.render import render
@@ -485,3 +485,41 @@ def test_autoscaled_deployment_has_no_replicas_and_several_pods_spread(
             ], name
         else:
             assert spread is None, name
+
+
+def test_the_tables_data_pods_are_the_rendered_ones(
+    environments: dict[str, dict[str, list[Any]]],
+) -> None:
+    """PostgreSQL and Redis of the tables: the rendered StatefulSets' pods on their
+    container ports, and the CloudNativePG Cluster whose instances the operator labels."""
+    for environment, postgres in (("cnpg", None), ("postgres", POSTGRES_POD)):
+        resources = environments["true"][environment]
+        workloads = {
+            r["metadata"]["name"]: r for r in resources if r["kind"] in ("StatefulSet", "Cluster")
+        }
+        expected = [("llmgateway-redis", REDIS_POD, 6379)]
+        if postgres is not None:
+            expected.append(("llmgateway-postgres", postgres, 5432))
+        else:
+            cluster = workloads["llmgateway-postgres"]
+            assert cluster["kind"] == "Cluster"
+            assert CNPG_INSTANCE.label_map["cnpg.io/cluster"] == cluster["metadata"]["name"]
+        for name, party, port in expected:
+            template = workloads[name]["spec"]["template"]
+            assert party.label_map.items() <= template["metadata"]["labels"].items(), name
+            ports = [p["containerPort"] for c in template["spec"]["containers"] for p in c["ports"]]
+            assert ports == [port], name
+
+
+def test_rendered_environments_pass_lint(environments: dict[str, dict[str, list[Any]]]) -> None:
+    """Schemas and every policy rule, LLMGW012-015 included, on kustomize's output."""
+    for egress, rendered_environments in environments.items():
+        spec = parse_spec(SPEC.replace("EGRESS", egress).encode(), "spec.yaml")
+        for name, resources in rendered_environments.items():
+            settings = spec.environments[name]
+            errors = [
+                f.render()
+                for f in lint_environment(name, settings, resources)
+                if f.severity == "error"
+            ]
+            assert errors == [], (egress, name)
