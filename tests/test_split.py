@@ -25,7 +25,7 @@ from compiler.lower import lower_environment
 from compiler.plan import plan_tree
 from compiler.render import render
 from compiler.spec import Settings
-from tests.conftest import CASES
+from tests.conftest import CASES, valid_case_specs
 from tests.helpers import load_documents, run_cli, write_tree
 
 CASE = CASES / "valid" / "split-services" / "spec.yaml"
@@ -474,3 +474,45 @@ def test_a_split_base_is_retagged_and_rescaled_by_kustomize_fields(
     assert images["llmgateway-docs"] == f"{PREFIX}docs:v1.3.0"
     assert pod(deployments["llmgateway-api"])["initContainers"][0]["image"] == f"{PREFIX}api:v1.3.0"
     assert not [d for d in documents if d["kind"] == "HorizontalPodAutoscaler"]
+
+
+def test_no_container_of_any_split_environment_migrates_at_start(
+    kustomize: Kustomize, tmp_path: Path
+) -> None:
+    """Issue 13 point 3 over every split environment of every valid case, rendered: no
+    container of any workload (data services included) has RUN_MIGRATIONS=true; every
+    LLM Gateway container has it false; the api's init container is the one runner."""
+    directories: dict[str, Path] = {}
+    for spec_path in valid_case_specs():
+        spec = load_spec(spec_path)
+        split = [name for name, settings in spec.enabled() if settings.split]
+        if not split:
+            continue
+        root = tmp_path / spec_path.parent.name
+        write_tree(root, plan_tree(spec))
+        for name in split:
+            settings = spec.environments[name]
+            if settings.auth_secret.source == "generator":
+                keys = "".join(f"{key}={'x' * 40}\n" for key in settings.secret_keys)
+                (root / "overlays" / name / "secret.env").write_text(keys)
+            directories[f"{spec_path.parent.name}/{name}"] = root / "overlays" / name
+    assert len(directories) >= 6
+    texts = render(kustomize, list(directories.values()))
+    for label, text in zip(directories, texts, strict=True):
+        documents = load_documents(text)
+        workloads = [d for d in documents if "template" in d.get("spec", {})]
+        for workload in workloads:
+            for container in [
+                *pod(workload).get("initContainers", []),
+                *pod(workload)["containers"],
+            ]:
+                env = resolved_env(container, documents)
+                assert env.get("RUN_MIGRATIONS") != "true", (label, container["name"])
+        app = every_container(documents)
+        assert app, label
+        for name, container in app:
+            assert resolved_env(container, documents)["RUN_MIGRATIONS"] == "false", (label, name)
+        runners = [
+            (n, c["name"]) for n, c in app if "runMigrations" in json.dumps(c.get("command"))
+        ]
+        assert runners == [("llmgateway-api", "migrate")], label
