@@ -36,6 +36,11 @@ def tests(session: nox.Session) -> None:
     """The whole test suite on every core (kustomize runs for real; on CI a missing one
     fails). `nox -s tests -- -n 0` runs it in one process."""
     sync(session, "--extra=test")
+    # Many tests start `python -m compiler` (and git hooks, nox) in subprocesses; with
+    # PYTHONDONTWRITEBYTECODE set (some CI images set it) each one compiled every module
+    # it imports again. An empty value lets Python write and reuse the bytecode caches
+    # (git-ignored __pycache__ folders).
+    session.env["PYTHONDONTWRITEBYTECODE"] = ""
     session.run("pytest", "-n", "auto", *session.posargs)
 
 
