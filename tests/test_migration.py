@@ -397,7 +397,11 @@ def servers() -> Iterator[tuple[Server, Server, Path]]:
             pytest.fail("PostgreSQL's programs (initdb, pg_ctl, pg_dump, ...) are needed on CI")
         pytest.skip("PostgreSQL's programs are not installed")
     # PostgreSQL refuses to run as root: as root, the servers run as the postgres user.
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    # runuser lives in /usr/sbin (util-linux), which a PATH without the sbin folders misses.
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if os.geteuid() == 0 and runuser is None:
+        pytest.fail("running as root needs runuser (util-linux) to start PostgreSQL")
+    as_postgres = [str(runuser), "-u", "postgres", "--"] if os.geteuid() == 0 else []
     root = Path(tempfile.mkdtemp(prefix="llmgw-move-"))
     root.chmod(0o755)
     started: list[Server] = []
