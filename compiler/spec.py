@@ -574,6 +574,10 @@ class NetworkPolicy(Model):
     ingress_controller_namespace: DnsLabel = "ingress-nginx"
     """Namespace of the ingress controller, the only source allowed in (matched by its
     `kubernetes.io/metadata.name` label)."""
+    cnpg_operator_namespace: DnsLabel = "cnpg-system"
+    """With `database.mode: cloudnative-pg`: namespace of the CloudNativePG operator, which
+    must reach the instances on 8000 and 5432 (its release manifest installs it in
+    `cnpg-system`; a Helm release installs it in the release's namespace)."""
     restrict_egress: bool = False
     """Limit traffic out to DNS, HTTPS (the LLM providers) and, with an external
     database, PostgreSQL and Redis. Off by default: the gateway must reach its providers."""

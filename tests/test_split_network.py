@@ -308,6 +308,24 @@ def test_where_pods_may_go_with_restricted_egress(
     assert allowed_by(policies, "egress", source, target, port) == allowed
 
 
+def test_the_operator_namespace_comes_from_the_spec(tmp_path: Path, kustomize: Kustomize) -> None:
+    """An operator installed elsewhere (a Helm release's namespace) still reaches the
+    instances on 8000 and 5432, and the default namespace's pods then do not."""
+    text = SPEC.replace("EGRESS", "false").replace(
+        "    database: {mode: cloudnative-pg}\n",
+        "    database: {mode: cloudnative-pg}\n"
+        "    networkPolicy: {cnpgOperatorNamespace: cnpg-ops}\n",
+    )
+    text = text.replace("    networkPolicy: {restrictEgress: false}\n", "", 1)
+    environments = rendered(parse_spec(text.encode(), "spec.yaml"), tmp_path, kustomize)
+    policies = policies_of(environments["cnpg"])
+    moved = pod("cnpg-ops", **{"app.kubernetes.io/name": "cloudnative-pg"})
+    for port in (8000, 5432):
+        assert reaches(policies, moved, CNPG_INSTANCE, port)
+        assert not reaches(policies, OPERATOR, CNPG_INSTANCE, port)
+    assert not reaches(policies, pod("cnpg-ops", run="debug"), CNPG_INSTANCE, 8000)
+
+
 def test_egress_is_open_unless_restricted(environments: dict[str, dict[str, list[Any]]]) -> None:
     policies = policies_of(environments["false"]["cnpg"])
     assert all(p["spec"]["policyTypes"] == ["Ingress"] for p in policies)

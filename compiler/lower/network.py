@@ -110,8 +110,8 @@ PUBLIC_GATEWAY_CLIENTS = ("playground", "admin")
 # CloudNativePG's operator reaches every instance on 8000 (instance manager status, TLS) and
 # 5432, from its namespace (cloudnative-pg@4b5e244a docs/src/networking.md:26,
 # docs/src/security.md:797-827, docs/src/samples/networkpolicy-example.yaml:1-22); the
-# namespace and pod label of its release manifest (releases/cnpg-1.30.0.yaml:1-6,20556-20571).
-CNPG_OPERATOR_NAMESPACE = "cnpg-system"
+# pod label of its release manifest (releases/cnpg-1.30.0.yaml:20556-20571); its namespace
+# is networkPolicy.cnpgOperatorNamespace (the manifest's `cnpg-system` by default, l.1-6).
 CNPG_OPERATOR_PODS = {"app.kubernetes.io/name": "cloudnative-pg"}
 CNPG_STATUS_PORT = 8000
 # The instances (pkg/specs/pods.go:544-554). The cluster label alone also selects the
@@ -264,7 +264,8 @@ def postgres_policy(settings: Settings, instance: str | None) -> Resource:
         return tcp(CNPG_STATUS_PORT, upstream.POSTGRES_PORT)
 
     if cnpg:
-        operator = namespace_pods(CNPG_OPERATOR_NAMESPACE, CNPG_OPERATOR_PODS)
+        operator_namespace = settings.network_policy.cnpg_operator_namespace
+        operator = namespace_pods(operator_namespace, CNPG_OPERATOR_PODS)
         ingress.append(allow([operator], cluster_ports(), "from"))
         ingress.append(allow([pods(CNPG_CLUSTER_PODS)], cluster_ports(), "from"))
     egress: list[dict[str, Any]] | None = None
