@@ -9,11 +9,10 @@ The expected values below are written from FACTS.md, not from the compiler's out
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pathlib import Path
 
 from compiler.kustomize import Kustomize
 from tests.conftest import ROOT
