@@ -9,6 +9,8 @@ Arguments after `--` go to pytest: `nox -s tests -- -k invariant`.
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import shutil
 from pathlib import Path
 
@@ -125,16 +127,20 @@ KILLED = ("killed", "timeout", "caught by type check", "segfault")
 def mutation(session: nox.Session) -> None:
     """Mutation score (mutmut) per module; slow, so not part of plain `nox`.
 
-    `nox -s mutation -- compiler/plan.py` scores one module. Each module runs in a copy of
-    the tracked files (mutmut writes its mutants/ folder there, never in the repository),
-    niced, with the module's tests only.
+    `nox -s mutation -- compiler/plan.py` scores one module, `-- compiler/lower/split.py`
+    one file of a package (with the package's tests). Each module runs in a copy of the
+    tracked files (mutmut writes its mutants/ folder there, never in the repository),
+    niced, with the module's tests only, one mutant at a time unless the machine is idle
+    (a load under 3: two at a time).
     """
     sync(session, "--extra=test", "--extra=mutation")
     modules = session.posargs or list(MUTATION_TARGETS)
+    children = "2" if os.getloadavg()[0] < 3 else "1"
     tracked = session.run("git", "ls-files", "-z", silent=True, external=True)
     assert isinstance(tracked, str)
     scores: list[str] = []
     for module in modules:
+        target = next(key for key in MUTATION_TARGETS if fnmatch.fnmatchcase(module, key))
         label = module.removeprefix("compiler/").removesuffix(".py").replace("/*", "")
         copy = Path(session.create_tmp()) / "mutation" / label
         shutil.rmtree(copy, ignore_errors=True)
@@ -142,7 +148,7 @@ def mutation(session: nox.Session) -> None:
             if Path(name).is_file() and not Path(name).is_symlink():
                 (copy / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(name, copy / name)
-        selection = ", ".join(f'"{test}"' for test in MUTATION_TARGETS[module])
+        selection = ", ".join(f'"{test}"' for test in MUTATION_TARGETS[target])
         with (copy / "pyproject.toml").open("a") as pyproject:
             pyproject.write(
                 "\n[tool.mutmut]\n"
@@ -166,7 +172,7 @@ def mutation(session: nox.Session) -> None:
                 "mutmut",
                 "run",
                 "--max-children",
-                "2",
+                children,
                 env=outside,
                 external=True,
             )
