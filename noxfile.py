@@ -111,7 +111,11 @@ MUTATION_TARGETS = {
         "tests/test_boundaries.py",
         "tests/test_live_masked.py",
     ],
-    "compiler/review.py": ["tests/test_boundaries.py", "tests/test_diff.py"],
+    "compiler/review.py": [
+        "tests/test_review_formats.py",
+        "tests/test_boundaries.py",
+        "tests/test_diff.py",
+    ],
     "compiler/write.py": [
         "tests/test_write.py",
         "tests/test_write_file.py",
