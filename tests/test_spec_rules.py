@@ -11,7 +11,9 @@ file positions; these tests are fast enough for `nox -s mutation` to run per mut
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -347,6 +349,25 @@ def test_kubernetes_version_refused_names_the_supported_range() -> None:
         f"(python -m compiler lint needs them): supported versions from {versions[0]} to "
         f"{versions[-1]}"
     )
+
+
+def test_kubernetes_version_without_schemas(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A kubernetes-validate without its schema folders supports no version at all."""
+    (tmp_path / "kubernetes_validate").mkdir()
+    (tmp_path / "kubernetes_validate" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "kubernetes_validate", raising=False)
+    spec.schema_versions.cache_clear()
+    try:
+        assert spec.schema_versions() == ()
+        assert refused(spec.check_kubernetes_version, "1.32") == (
+            "no Kubernetes API schemas for '1.32' in the installed kubernetes-validate "
+            "(python -m compiler lint needs them): supported versions none are installed"
+        )
+    finally:
+        spec.schema_versions.cache_clear()
 
 
 # --- defaults and derived values ---------------------------------------------------------
@@ -894,6 +915,7 @@ def oauth_message(names: str, plural: bool) -> tuple[tuple[str, ...], str, bool]
     [
         ({}, [], [oauth_message("ui, api, admin", True)]),
         ({}, ["ui", "api"], [oauth_message("admin", False)]),
+        ({}, ["ui"], [oauth_message("api, admin", True)]),
         ({}, ["admin", "api", "ui"], []),
         # docs exists only in the split topology, where it is protected too
         ({"services": {"docs": {}}}, ["admin", "api", "ui"], []),
