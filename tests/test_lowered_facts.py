@@ -10,13 +10,16 @@ lowered ones: no kustomize, no files, a fraction of a second, which is what lets
 themselves are left to their own module.
 
 The tests are taken from their modules when this one is collected, so a test added there
-is checked here too, under its module's name: `test_split__the_shared_configmap`.
+is checked here too, under its module's name: `test_split__the_shared_configmap`. A test
+that takes `kustomize` only to pass it to its module's rendering helper
+(tests/test_data_services.py, test_split_network.py) runs with that helper lowering.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,7 +28,13 @@ import pytest
 from compiler.load import load_spec, parse_spec
 from compiler.lower import lower_environment
 from compiler.spec import Spec
-from tests import test_boundaries, test_facts_table, test_split, test_split_network
+from tests import (
+    test_boundaries,
+    test_data_services,
+    test_facts_table,
+    test_split,
+    test_split_network,
+)
 from tests.conftest import CASES, ROOT
 
 
@@ -120,12 +129,66 @@ def adopted() -> dict[str, Callable[..., None]]:
     return found
 
 
-ADOPTED = adopted()
+def lowered_case(case: Path, tmp_path: Path, kustomize: None) -> dict[str, list[Any]]:
+    return lowered(load_spec(case / "spec.yaml"))
+
+
+def lowered_spec(spec: Spec, tmp_path: Path, kustomize: None) -> dict[str, list[Any]]:
+    return lowered(spec)
+
+
+# module -> (its helper that renders with kustomize, the same on the lowering)
+HELPERS: dict[ModuleType, tuple[str, Callable[..., dict[str, list[Any]]]]] = {
+    test_data_services: ("rendered", lowered_case),
+    test_split_network: ("rendered", lowered_spec),
+}
+
+
+def through_lowering(
+    module: ModuleType, test: Callable[..., None]
+) -> Callable[[Path, pytest.MonkeyPatch], None]:
+    """``test(tmp_path, kustomize)`` with its module's rendering helper lowering instead."""
+    helper, replacement = HELPERS[module]
+
+    def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(module, helper, replacement)
+        test(tmp_path, None)
+
+    return run
+
+
+def adopted_through_helpers() -> dict[str, Callable[..., None]]:
+    """The tests of HELPERS that use kustomize only through the module's helper."""
+    found: dict[str, Callable[..., None]] = {}
+    for module, (helper, _) in HELPERS.items():
+        short = module.__name__.rpartition(".")[2].removeprefix("test_")
+        for name, test in vars(module).items():
+            if not name.startswith("test_") or not inspect.isfunction(test):
+                continue
+            if list(inspect.signature(test).parameters) != ["tmp_path", "kustomize"]:
+                continue
+            source = inspect.getsource(test).replace("kustomize: Kustomize", "")
+            if source.replace(", kustomize)", "").count("kustomize") == 0 and helper in source:
+                found[f"test_{short}__{name.removeprefix('test_')}"] = through_lowering(
+                    module, test
+                )
+    return found
+
+
+ADOPTED = {**adopted(), **adopted_through_helpers()}
 globals().update(ADOPTED)
 
 
 def test_every_rendering_test_is_adopted() -> None:
     """The tables are all here (a renamed fixture would silently drop them)."""
     by_module = {short.partition("__")[0] for short in ADOPTED}
-    assert by_module == {"test_split", "test_split_network", "test_facts_table", "test_boundaries"}
-    assert len(ADOPTED) >= 25
+    assert by_module == {
+        "test_split",
+        "test_split_network",
+        "test_facts_table",
+        "test_boundaries",
+        "test_data_services",
+    }
+    assert len(ADOPTED) >= 30
+    assert "test_data_services__postgres_stateful_set_and_redis" in ADOPTED
+    assert "test_split_network__the_operator_namespace_comes_from_the_spec" in ADOPTED
