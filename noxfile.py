@@ -114,6 +114,8 @@ MUTATION_TARGETS = {
         "tests/test_review_risks.py",
         "tests/test_boundaries.py",
         "tests/test_diff.py",
+        "tests/test_live.py",
+        "tests/test_live_masked.py",
     ],
     "compiler/write.py": [
         "tests/test_write.py",
