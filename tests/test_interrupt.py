@@ -56,7 +56,15 @@ def start_compile(root: Path, stop_at: tuple[Path, ...] = ()) -> subprocess.Pope
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=interruptible,
     )
+
+
+def interruptible() -> None:
+    """In the child, before Python starts: SIGINT as a terminal's foreground job has it.
+    A shell starts background jobs with SIGINT ignored, pytest's children inherited that,
+    and Python then never raises KeyboardInterrupt: the SIGINT tests failed that way."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def ended(process: subprocess.Popen[bytes]) -> str:
