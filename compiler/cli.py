@@ -502,7 +502,8 @@ def main(
         parser.print_help(output.err)
         return ExitCode.INVALID
     output.choose_colour(args.color, os.environ)
-    tools.TIMEOUT = args.timeout
+    # Restored afterwards: a later call in this process (the tests') gets its own default.
+    previous_timeout, tools.TIMEOUT = tools.TIMEOUT, args.timeout
     try:
         with tools.terminate_by_exception():
             if args.directory:
@@ -529,3 +530,5 @@ def main(
         tools.stop_all_tools()
         output.note("terminated")
         return 143
+    finally:
+        tools.TIMEOUT = previous_timeout

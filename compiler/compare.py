@@ -100,8 +100,22 @@ def render_path(parts: Iterable[Any]) -> str:
     return out or "(whole document)"
 
 
+def identical(old: Any, new: Any) -> bool:
+    """Whether two parsed documents are the same values of the same types throughout
+    (`1`, `1.0` and `true` are equal in Python, never identical here)."""
+    if type(old) is not type(new):
+        return False
+    if isinstance(old, dict):
+        return old.keys() == new.keys() and all(identical(v, new[k]) for k, v in old.items())
+    if isinstance(old, list):
+        return len(old) == len(new) and all(map(identical, old, new))
+    return bool(old == new)
+
+
 def field_changes(old: Any, new: Any) -> list[FieldChange]:
     """Field-by-field changes between two documents, computed with deepdiff."""
+    if identical(old, new):
+        return []  # deepdiff finds nothing in identical documents, slowly
     from deepdiff import DeepDiff  # imported lazily: only comparing commands need it
 
     # threshold_to_diff_deeper=0: always list the fields, never "the whole mapping changed".

@@ -140,31 +140,51 @@ IMMUTABLE = {
 
 def diff_environments(base: str, old: dict[str, list[Any]], new: dict[str, list[Any]]) -> Review:
     """Compare renderings by environment name (absent: the environment has no overlay)."""
-    environments: list[EnvironmentDiff] = []
-    for name in sorted(set(old) | set(new)):
-        if name not in new:
-            env = EnvironmentDiff(
-                name, "removed", in_review_order(compare_resources(old[name], []))
-            )
-            env.risks.append(
-                Risk(
-                    name,
-                    "(environment)",
-                    f"environment {name} is removed from the spec",
-                    "its overlay is gone, but nothing deletes what is running; a later "
-                    "prune or a manual delete removes its volume and data",
-                    f"decide what happens to the running {name} deployment and its data "
-                    "before merging; back the data up first",
-                )
-            )
-        else:
-            before = old.get(name, [])
-            changes = in_review_order(compare_resources(before, new[name]))
-            status = "added" if name not in old else ("changed" if changes else "unchanged")
-            env = EnvironmentDiff(name, status, changes)
-        env.risks.extend(find_risks(name, env.changes, old.get(name, []), new.get(name, [])))
-        environments.append(env)
+    return Review(
+        base,
+        [diff_environment(name, old.get(name), new.get(name)) for name in sorted({*old, *new})],
+    )
+
+
+def diff_renderings(base: str, old: dict[str, str], new: dict[str, str]) -> Review:
+    """`diff_environments` of kustomize's texts, each parsed only when needed: a rendering
+    byte-identical on both sides parses to equal resources, whose change set is empty (so
+    are its risks, each read from a change); it is unchanged without being compared."""
+    from compiler.rendered import load_rendered
+
+    def parsed(texts: dict[str, str], name: str) -> list[Any] | None:
+        return load_rendered(texts[name]) if name in texts else None
+
+    environments = [
+        EnvironmentDiff(name, "unchanged")
+        if name in old and old[name] == new.get(name)
+        else diff_environment(name, parsed(old, name), parsed(new, name))
+        for name in sorted({*old, *new})
+    ]
     return Review(base, environments)
+
+
+def diff_environment(name: str, old: list[Any] | None, new: list[Any] | None) -> EnvironmentDiff:
+    """One environment's changes and risks (None: it has no overlay on that side)."""
+    if new is None:
+        env = EnvironmentDiff(name, "removed", in_review_order(compare_resources(old or [], [])))
+        env.risks.append(
+            Risk(
+                name,
+                "(environment)",
+                f"environment {name} is removed from the spec",
+                "its overlay is gone, but nothing deletes what is running; a later "
+                "prune or a manual delete removes its volume and data",
+                f"decide what happens to the running {name} deployment and its data "
+                "before merging; back the data up first",
+            )
+        )
+    else:
+        changes = in_review_order(compare_resources(old or [], new))
+        status = "added" if old is None else ("changed" if changes else "unchanged")
+        env = EnvironmentDiff(name, status, changes)
+    env.risks.extend(find_risks(name, env.changes, old or [], new or []))
+    return env
 
 
 def find_risks(
@@ -730,7 +750,6 @@ def diff_command(
     from compiler.plan import plan_tree
     from compiler.render import render, render_revision
     from compiler.rendercache import RenderCache
-    from compiler.rendered import load_rendered
 
     spec = load_spec(spec_path)
     tree = plan_tree(spec)
@@ -772,9 +791,9 @@ def diff_command(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         new_texts = render(kustomize, [new_root / "overlays" / n for n in new_dirs], cache=cache)
-    old = {n: load_rendered(t) for n, t in zip(old_dirs, old_texts, strict=True)}
-    new = {n: load_rendered(t) for n, t in zip(new_dirs, new_texts, strict=True)}
-    return print_review(output, diff_environments(label, old, new), fmt, fail_on)
+    old = dict(zip(old_dirs, old_texts, strict=True))
+    new = dict(zip(new_dirs, new_texts, strict=True))
+    return print_review(output, diff_renderings(label, old, new), fmt, fail_on)
 
 
 def live_diff_command(output: Output, environment: str, *, fmt: str, fail_on: str) -> int:
