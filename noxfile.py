@@ -43,7 +43,9 @@ def tests(session: nox.Session) -> None:
     # it imports again. An empty value lets Python write and reuse the bytecode caches
     # (git-ignored __pycache__ folders).
     session.env["PYTHONDONTWRITEBYTECODE"] = ""
-    session.run("pytest", "-n", "auto", *session.posargs)
+    # worksteal: a worker that runs out takes half of another's remaining tests, so the
+    # two cores end together (tests/conftest.py starts the longest tests first).
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session

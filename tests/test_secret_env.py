@@ -8,11 +8,13 @@ committed prod runs an in-cluster Redis, so its Secret also holds REDIS_PASSWORD
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from compiler.kustomize import Kustomize
+from tests.conftest import ROOT
 from tests.helpers import read_tree, run_cli
 
 VALUE = "0123456789abcdef" * 4  # a recognisable 64-character secret
@@ -23,20 +25,39 @@ COMMANDS = [("build", "overlays/prod"), ("lint",), ("check",), ("snapshot",)]
 HINT = "(python -m compiler secret --env prod --generate --format env)"
 
 
-@pytest.fixture
-def generator(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in (
-        "LLMGATEWAY_AUTH_SECRET",
-        "LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET",
-        "LLMGATEWAY_REDIS_PASSWORD",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    spec = project / "spec" / "llmgateway.yaml"
+SECRET_VARIABLES = (
+    "LLMGATEWAY_AUTH_SECRET",
+    "LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET",
+    "LLMGATEWAY_REDIS_PASSWORD",
+)
+
+
+@pytest.fixture(scope="session")
+def generator_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed spec with prod in generator mode, compiled and snapshotted: made once,
+    copied by each test (the same files the steps would write in every test's folder)."""
+    root = tmp_path_factory.mktemp("generator")
+    (root / "spec").mkdir()
+    spec = root / "spec" / "llmgateway.yaml"
     spec.write_text(
-        spec.read_text().replace("  prod:\n", "  prod:\n    authSecret:\n      source: generator\n")
+        (ROOT / "spec" / "llmgateway.yaml")
+        .read_text()
+        .replace("  prod:\n", "  prod:\n    authSecret:\n      source: generator\n")
     )
-    assert run_cli("compile").code == 0
-    assert run_cli("snapshot").code == 0
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in SECRET_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(root)
+        assert run_cli("compile").code == 0
+        assert run_cli("snapshot").code == 0
+    return root
+
+
+@pytest.fixture
+def generator(project: Path, generator_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in SECRET_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    shutil.copytree(generator_project, project, symlinks=True, dirs_exist_ok=True)
     return project / "overlays" / "prod" / "secret.env"
 
 
