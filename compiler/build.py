@@ -48,7 +48,12 @@ def build_command(
     rendered = [redact(text or "") for text in cached]
     if validate:
         spec_bytes = read_regular(spec_path)  # a regular file: loaded or fingerprinted above
-        lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
+        from compiler.lintcache import lint_versions
+
+        # The findings depend on the rules and the validators too (lintcache).
+        lint_key = sha256(
+            lint_versions().encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
+        )
         found = cache.get_json("lint", lint_key)
         if not isinstance(found, list) or not all(
             isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
