@@ -51,10 +51,11 @@ def build_command(
         from compiler.lintcache import lint_versions
 
         # The findings depend on the rules and the validators too (lintcache).
+        versions = lint_versions()
         lint_key = sha256(
-            lint_versions().encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
+            f"{versions}".encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
         )
-        found = cache.get_json("lint", lint_key)
+        found = cache.get_json("lint", lint_key) if versions is not None else None
         if not isinstance(found, list) or not all(
             isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
             for i in found
@@ -67,7 +68,8 @@ def build_command(
                 {"line": f.render(), "severity": f.severity}
                 for f in lint_all(spec, names, rendered)
             ]
-            cache.put("lint", lint_key, json.dumps(found))
+            if versions is not None:
+                cache.put("lint", lint_key, json.dumps(found))
         for item in found:
             output.finding(item["line"], item["severity"])
         if any(item["severity"] == "error" for item in found):

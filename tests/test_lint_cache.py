@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,15 @@ import pytest
 from compiler.check import lint_all
 from compiler.fingerprint import Cache
 from compiler.kustomize import Kustomize
-from compiler.lintcache import KIND, PACKAGE, LintCache, lint_versions, rules_version
+from compiler.lintcache import (
+    KIND,
+    PACKAGE,
+    VALIDATORS,
+    LintCache,
+    installed_version,
+    lint_versions,
+    rules_version,
+)
 from compiler.lintcache import validator_versions as installed_validators
 from compiler.load import load_spec
 from compiler.render import render
@@ -120,7 +130,7 @@ def test_another_validator_version_validates_again(
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     lint_versions.cache_clear()
     try:
-        assert "kubernetes-validate 0.0.1" in installed_validators()
+        assert "kubernetes-validate 0.0.1" in str(installed_validators())
         result = check()
     finally:
         lint_versions.cache_clear()
@@ -153,3 +163,28 @@ def test_another_rules_version_validates_again(
     found = [f.render() for f in lint_all(spec, names, texts, other)]
     assert any(line.startswith(FOUND) for line in found)
     assert not any("LLMGW999" in line for line in found)
+
+
+def test_installed_versions_are_the_ones_importlib_metadata_finds(tmp_path: Path) -> None:
+    for name in VALIDATORS:
+        assert installed_version(name) == metadata.version(name)
+    first = tmp_path / "first"
+    (first / "pyyaml-0.0.2.dist-info").mkdir(parents=True)
+    assert installed_version("PyYAML", [str(tmp_path / "missing"), str(first), *sys.path]) == (
+        "0.0.2"
+    )
+    (first / "PyYAML-0.0.3.dist-info").mkdir()
+    assert installed_version("PyYAML", [str(first), *sys.path]) is None  # which one?
+    assert installed_version("no-such-validator") is None
+
+
+def test_unknown_validator_versions_cache_nothing(linted: Path, kustomize: Kustomize) -> None:
+    project = linted.parent.parent
+    shutil.rmtree(linted)
+    spec = load_spec(project / "spec" / "llmgateway.yaml")
+    texts = render(kustomize, [project / "overlays" / "dev", project / "overlays" / "prod"])
+    unknown = LintCache(project)
+    unknown.versions = None  # as when a validator's version cannot be told
+    found = [f.render() for f in lint_all(spec, ["dev", "prod"], texts, unknown)]
+    assert any(line.startswith(FOUND) for line in found)
+    assert not linted.exists()
