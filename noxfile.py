@@ -9,6 +9,8 @@ Arguments after `--` go to pytest: `nox -s tests -- -k invariant`.
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import shutil
 from pathlib import Path
 
@@ -41,7 +43,9 @@ def tests(session: nox.Session) -> None:
     # it imports again. An empty value lets Python write and reuse the bytecode caches
     # (git-ignored __pycache__ folders).
     session.env["PYTHONDONTWRITEBYTECODE"] = ""
-    session.run("pytest", "-n", "auto", *session.posargs)
+    # worksteal: a worker that runs out takes half of another's remaining tests, so the
+    # two cores end together (tests/conftest.py starts the longest tests first).
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session
@@ -94,12 +98,12 @@ def policy(session: nox.Session) -> None:
 # that check it. For each mutant, mutmut runs only those of these tests that reach the
 # mutated function.
 MUTATION_TARGETS = {
-    "compiler/spec.py": ["tests/test_validate_cases.py", "tests/test_boundaries.py"],
-    "compiler/lower/*.py": [
-        "tests/test_golden_trees.py",
-        "tests/test_facts_table.py",
-        "tests/test_boundaries.py",
-    ],
+    # not test_boundaries.py for spec.py: its rules' sides are case folders, which
+    # test_validate_cases.py runs; its renderings with kustomize would run for every mutant
+    "compiler/spec.py": ["tests/test_spec_rules.py", "tests/test_validate_cases.py"],
+    # the facts tables of the rendering tests, run on the lowering in-process
+    # (test_lowered_facts.py), instead of their kustomize renderings for every mutant
+    "compiler/lower/*.py": ["tests/test_golden_trees.py", "tests/test_lowered_facts.py"],
     "compiler/plan.py": ["tests/test_golden_trees.py", "tests/test_plan_rules.py"],
     "compiler/compare.py": [
         "tests/test_compare.py",
@@ -107,7 +111,14 @@ MUTATION_TARGETS = {
         "tests/test_boundaries.py",
         "tests/test_live_masked.py",
     ],
-    "compiler/review.py": ["tests/test_boundaries.py", "tests/test_diff.py"],
+    "compiler/review.py": [
+        "tests/test_review_formats.py",
+        "tests/test_review_risks.py",
+        "tests/test_boundaries.py",
+        "tests/test_diff.py",
+        "tests/test_live.py",
+        "tests/test_live_masked.py",
+    ],
     "compiler/write.py": [
         "tests/test_write.py",
         "tests/test_write_file.py",
@@ -125,16 +136,20 @@ KILLED = ("killed", "timeout", "caught by type check", "segfault")
 def mutation(session: nox.Session) -> None:
     """Mutation score (mutmut) per module; slow, so not part of plain `nox`.
 
-    `nox -s mutation -- compiler/plan.py` scores one module. Each module runs in a copy of
-    the tracked files (mutmut writes its mutants/ folder there, never in the repository),
-    niced, with the module's tests only.
+    `nox -s mutation -- compiler/plan.py` scores one module, `-- compiler/lower/split.py`
+    one file of a package (with the package's tests). Each module runs in a copy of the
+    tracked files (mutmut writes its mutants/ folder there, never in the repository),
+    niced, with the module's tests only, one mutant at a time unless the machine is idle
+    (a load under 3: two at a time).
     """
     sync(session, "--extra=test", "--extra=mutation")
     modules = session.posargs or list(MUTATION_TARGETS)
+    children = "2" if os.getloadavg()[0] < 3 else "1"
     tracked = session.run("git", "ls-files", "-z", silent=True, external=True)
     assert isinstance(tracked, str)
     scores: list[str] = []
     for module in modules:
+        target = next(key for key in MUTATION_TARGETS if fnmatch.fnmatchcase(module, key))
         label = module.removeprefix("compiler/").removesuffix(".py").replace("/*", "")
         copy = Path(session.create_tmp()) / "mutation" / label
         shutil.rmtree(copy, ignore_errors=True)
@@ -142,7 +157,7 @@ def mutation(session: nox.Session) -> None:
             if Path(name).is_file() and not Path(name).is_symlink():
                 (copy / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(name, copy / name)
-        selection = ", ".join(f'"{test}"' for test in MUTATION_TARGETS[module])
+        selection = ", ".join(f'"{test}"' for test in MUTATION_TARGETS[target])
         with (copy / "pyproject.toml").open("a") as pyproject:
             pyproject.write(
                 "\n[tool.mutmut]\n"
@@ -166,7 +181,7 @@ def mutation(session: nox.Session) -> None:
                 "mutmut",
                 "run",
                 "--max-children",
-                "2",
+                children,
                 env=outside,
                 external=True,
             )

@@ -148,7 +148,8 @@ def check_git_branch(value: str) -> str:
         GIT_REF_REFUSED.search(value)
         or value == "@"
         or value.startswith(("/", "-"))
-        or value.endswith(("/", ".", ".lock"))
+        or value.endswith(("/", "."))
+        # every component, the last one included: none starts with "." or ends with ".lock"
         or any(part.startswith(".") or part.endswith(".lock") for part in value.split("/"))
     ):
         raise ValueError(f"{short_text(value)} is not a git branch name")

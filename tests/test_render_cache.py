@@ -81,18 +81,17 @@ def test_a_changed_patch_file_renders_that_overlay_again(logged: Path, project: 
     built(logged)
     edit(
         project / "spec" / "llmgateway.yaml",
-        "      accessMode: ReadWriteMany\n",
-        "      accessMode: ReadWriteMany\n      size: 20Gi\n",
+        "    topology: split\n",
+        "    topology: split\n    ingress:\n      className: traefik\n",
     )
     assert run_cli("compile").code == 0
     result = run_cli("check")
-    assert built(logged) == ["prod"]  # patch-persistentvolumeclaim-llmgateway-data.yaml
+    assert built(logged) == ["prod"]  # overlays/prod/patch-ingress-llmgateway-*.yaml
     assert result.code == 1
     assert (
-        "PersistentVolumeClaim/llmgateway/llmgateway-data: spec.resources.requests.storage: "
-        in (result.out)
+        "               Ingress/llmgateway/llmgateway-ui: spec.ingressClassName: "
+        "'nginx' -> 'traefik'" in result.out.splitlines()
     )
-    assert "'10Gi' -> '20Gi'" in result.out
 
 
 def test_a_changed_base_renders_every_overlay_again(logged: Path, project: Path) -> None:
@@ -214,6 +213,7 @@ def test_no_secret_value_reaches_the_cache(logged: Path, project: Path) -> None:
     assert run_cli("snapshot").code == 0
     (project / "overlays" / "prod" / "secret.env").write_text(
         f"AUTH_SECRET={SECRET}\nGATEWAY_API_KEY_HASH_SECRET={SECRET}x\n"
+        f"REDIS_PASSWORD={SECRET}y\n"  # prod's in-cluster Redis
     )
     shutil.rmtree(project / ".llmgw-cache")
     built(logged)
@@ -223,6 +223,6 @@ def test_no_secret_value_reaches_the_cache(logged: Path, project: Path) -> None:
     assert built(logged) == []
     cached = b"".join(p.read_bytes() for p in (project / ".llmgw-cache").rglob("*") if p.is_file())
     assert base64.b64encode(b"placeholder-not-a-secret") in cached  # a Secret's data
-    for value in (SECRET, f"{SECRET}x"):
+    for value in (SECRET, f"{SECRET}x", f"{SECRET}y"):
         assert value.encode() not in cached
         assert base64.b64encode(value.encode()) not in cached
