@@ -22,6 +22,7 @@ from compiler.review import (
     Risk,
     covers,
     diff_environments,
+    diff_renderings,
     field_rank,
     in_review_order,
     loosened,
@@ -787,4 +788,42 @@ def test_resources_in_review_order() -> None:
         "ConfigMap/llmgateway/a",
         "Widget/llmgateway/a",
         "Deployment/llmgateway/only-policy",
+    ]
+
+
+# --- renderings as kustomize's texts -----------------------------------------------------
+
+SERVICE_TEXT = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: llmgateway\n"
+
+
+def test_renderings_compared_only_where_they_differ() -> None:
+    changed = SERVICE_TEXT + "spec:\n  type: NodePort\n"
+    review = diff_renderings(
+        "base",
+        {"same": SERVICE_TEXT, "gone": SERVICE_TEXT, "moved": SERVICE_TEXT},
+        {"same": SERVICE_TEXT, "new": SERVICE_TEXT, "moved": changed},
+    )
+    assert [(e.name, e.status) for e in review.environments] == [
+        ("gone", "removed"),
+        ("moved", "changed"),
+        ("new", "added"),
+        ("same", "unchanged"),
+    ]
+    assert [r.what for r in review.risks] == [
+        "environment gone is removed from the spec",
+        "the Service becomes NodePort (was ClusterIP)",
+    ]
+    moved = review.environments[1]
+    assert [(c.label, [(f.path, f.new) for f in c.fields]) for c in moved.changes] == [
+        ("Service/llmgateway/s", [("spec", {"type": "NodePort"})])
+    ]
+    assert [c.change for c in review.environments[2].changes] == ["added"]
+
+
+def test_renderings_equal_in_meaning_but_not_in_bytes_are_compared() -> None:
+    """Another key order: parsed and compared, and found unchanged."""
+    reordered = "kind: Service\napiVersion: v1\nmetadata:\n  namespace: llmgateway\n  name: s\n"
+    review = diff_renderings("base", {"prod": SERVICE_TEXT}, {"prod": reordered})
+    assert [(e.name, e.status, e.changes) for e in review.environments] == [
+        ("prod", "unchanged", [])
     ]
