@@ -175,6 +175,8 @@ def cluster(initdb: dict[str, str] | None = None, namespace: str | None = NS) ->
     found = resource("Cluster", "llmgateway-postgres", spec, api="postgresql.cnpg.io/v1")
     if namespace is None:
         del found["metadata"]["namespace"]
+    else:
+        found["metadata"]["namespace"] = namespace
     return found
 
 
@@ -826,4 +828,61 @@ def test_renderings_equal_in_meaning_but_not_in_bytes_are_compared() -> None:
     review = diff_renderings("base", {"prod": SERVICE_TEXT}, {"prod": reordered})
     assert [(e.name, e.status, e.changes) for e in review.environments] == [
         ("prod", "unchanged", [])
+    ]
+
+
+# --- the embedded database found among any resources -------------------------------------
+
+
+def test_the_embedded_database_is_found_after_other_resources() -> None:
+    """Resources of other kinds and Deployments of other namespaces come first; a
+    StatefulSet with PGDATA on the claim is no unified pod; non-mappings are skipped."""
+    stateful = unified()
+    stateful["kind"] = "StatefulSet"
+    old = [
+        "not a resource",
+        claim(),
+        stateful,
+        unified(namespace="elsewhere"),
+        unified(),
+    ]
+    found = risks(old, [SPLIT_APP, cluster()])
+    assert found[0].why == WHY.format(pgdata="/var/lib/postgresql/data")
+    assert risks(["not a resource", stateful, claim()], [SPLIT_APP, cluster()]) == [PLAIN_CLAIM]
+
+
+def test_the_embedded_database_of_a_rendering_without_namespaces() -> None:
+    """A base rendered without a namespace: the claim and the Deployment still match."""
+    deployment, volume = unified(), claim()
+    del deployment["metadata"]["namespace"]
+    del volume["metadata"]["namespace"]
+    found = risks([deployment, volume], [SPLIT_APP])
+    assert found[0].resource == "PersistentVolumeClaim/llmgateway-data"
+    assert found[0].why == WHY.format(pgdata="/var/lib/postgresql/data")
+    assert "kubectl -n  exec deploy/llmgateway" in found[0].action
+
+
+def test_a_mount_path_is_compared_without_its_final_slashes_only() -> None:
+    found = risks([unified(mount="/DATAX/", pgdata="/DATAX/pgdata"), claim()], [SPLIT_APP])
+    assert found[0].why == WHY.format(pgdata="/DATAX/pgdata")
+
+
+def test_the_cluster_in_its_own_namespace() -> None:
+    found = risks([unified(), claim()], [SPLIT_APP, cluster(namespace="databases")])
+    assert "kubectl -n databases wait cluster/llmgateway-postgres" in found[0].action
+    assert "kubectl -n databases exec -i" in found[0].action
+
+
+def test_annotations_that_are_no_mapping_are_none() -> None:
+    old, new = ingress(["a"], None), ingress(["a"], None)
+    old["metadata"]["annotations"] = "x"
+    new["metadata"]["annotations"] = ["y"]
+    assert risks([old], [new]) == []
+
+
+def test_a_policy_restricting_egress_only_is_checked_for_egress() -> None:
+    before = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [FROM_INGRESS]}]}
+    after = {**before, "egress": [{"to": [FROM_ANY_POD]}]}
+    assert [r.what for r in risks([policy(before)], [policy(after)])] == [
+        "the NetworkPolicy is loosened: it allows more egress traffic"
     ]
