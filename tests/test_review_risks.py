@@ -442,6 +442,14 @@ def test_rolling_update_on_a_read_write_once_volume(
     )
 
 
+def test_rolling_update_found_among_other_changes() -> None:
+    before, after = deployment("Recreate"), deployment("RollingUpdate")
+    before["spec"]["replicas"], after["spec"]["replicas"] = 1, 2
+    assert whats([before, claim()], [after, claim()]) == [
+        ("Deployment/llmgateway/llmgateway", "spec.strategy.type: 'Recreate' -> 'RollingUpdate'")
+    ]
+
+
 def test_a_claim_without_access_modes_is_not_read_write_once() -> None:
     bare = resource("PersistentVolumeClaim", "c", {})
     assert risks([deployment("Recreate"), bare], [deployment("RollingUpdate"), bare]) == []
@@ -744,6 +752,9 @@ def test_fields_in_review_order() -> None:
         FieldChange("metadata.annotations.xcheckov.io/skip", 1, 2),
     ]
     assert [field_rank(f)[0] for f in fields] == [3, 2, 3, 1, 0, 2, 0, 1, 0, 2, 0, 2]
+    # the annotation's own key may hold "annotations."
+    odd = FieldChange("metadata.annotations.checkov.io/skip-annotations.x", 1, 2)
+    assert field_rank(odd) == (3, odd.path)
     (ordered,) = in_review_order([ResourceChange(("v1", "Service", NS, "s"), "changed", fields)])
     assert [f.path for f in ordered.fields] == [
         "data.X",
