@@ -28,6 +28,7 @@ from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path, golden_text
 from compiler.journal import leftovers
 from compiler.lint import Finding, lint_environment
+from compiler.lower.meta import component_selector
 from compiler.plan import Tree
 from compiler.rendered import load_rendered
 from compiler.secretignore import exposed_env_files, left_behind
@@ -281,11 +282,37 @@ HOST_PREFIXES = {
 }
 
 
+def split_service(kind: str, resource: Any) -> str | None:
+    """The split service a Deployment runs (its selector's component); None otherwise."""
+    if kind != "Deployment":
+        return None
+    labels = ((resource.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    service = labels.get("component")
+    if isinstance(service, str) and labels == component_selector(service):
+        return service
+    return None
+
+
+def split_setting(service: str, path: str, value: Any) -> tuple[str, Any] | None:
+    """The `services.<service>` field that renders ``value`` at ``path`` of its Deployment."""
+    container = f"spec.template.spec.containers[{service}]"
+    if path == "spec.replicas":
+        return f"services.{service}.replicas", value
+    # No hint for one amount of `resources`: a service's resources are set as a whole.
+    if path == f"{container}.image" and isinstance(value, str):
+        repository, _, tag = value.rpartition(":")
+        return (f"services.{service}.image.tag", tag) if repository and "/" not in tag else None
+    return None
+
+
 def spec_setting(kind: str, resource: Any, path: str, value: Any) -> tuple[str, Any] | None:
     """The spec field (relative to an environment) and value that render ``value`` at
     ``path`` of a resource, when one spec field decides it alone."""
     if value is None:
         return None
+    service = split_service(kind, resource)
+    if service is not None:
+        return split_setting(service, path, value)
     if (kind, path) in SPEC_FIELDS:
         return SPEC_FIELDS[kind, path], value
     if kind == "PersistentVolumeClaim" and path.startswith("spec.accessModes"):

@@ -27,6 +27,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The longest tests (CPU seconds measured with every test in one run), started first so
+# that no worker is left running one of them alone at the end.
+LONGEST_FIRST = [
+    "tests/test_properties.py::test_valid_specs_compile_stably_and_render_as_lowered",
+    "tests/test_facts_table.py::test_the_table_covers_every_environment",
+    "tests/test_renovate.py::test_renovate_job_as_the_workflow_runs_it",
+    "tests/test_fleet.py::test_many_environments_render_as_fleets_with_the_same_bytes",
+    "tests/test_ecosystem.py::test_pre_commit_runs_the_hooks_on_a_clone",
+    "tests/test_split.py::test_no_container_of_any_split_environment_migrates_at_start",
+    "tests/test_fleet.py::test_an_overlay_without_the_instance_label_is_rendered_alone",
+    "tests/test_properties.py::test_mutated_specs_fail_only_with_located_spec_errors",
+    "tests/test_interrupt.py::test_two_compiles_at_once_both_succeed",
+    "tests/test_interrupt.py::test_killed_at_any_point_the_next_compile_recovers",
+    "tests/test_ecosystem.py::test_diff_step_as_the_workflow_runs_it",
+    "tests/test_migration.py::test_the_readme_moves_the_data_into_the_new_primary",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first, the others in their usual order."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("[")[0], len(rank)))
+
+
 def repository_state() -> str | None:
     """What git sees of the checkout: the status and a digest of every change to HEAD.
 

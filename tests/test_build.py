@@ -8,10 +8,11 @@ from pathlib import Path
 
 from compiler.kustomize import Kustomize
 from tests.conftest import ROOT
-from tests.helpers import by_identity, load_documents, run_cli
+from tests.helpers import by_identity, load_documents, run_cli, unified_prod
 
 
 def test_build_refuses_a_stale_overlay(project: Path, kustomize: Kustomize) -> None:
+    unified_prod(project)  # prod: the unified Deployment of 3 pods
     assert run_cli("compile").code == 0
     spec = project / "spec" / "llmgateway.yaml"
     spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 4"))
@@ -26,6 +27,7 @@ def test_build_refuses_a_stale_overlay(project: Path, kustomize: Kustomize) -> N
 
 
 def test_build_refuses_a_hand_edited_overlay(project: Path, kustomize: Kustomize) -> None:
+    unified_prod(project)  # prod: the unified Deployment of 3 pods
     assert run_cli("compile").code == 0
     patch = project / "overlays" / "prod" / "patch-deployment-llmgateway.yaml"
     patch.write_text(patch.read_text().replace("maxSurge: 1", "maxSurge: 2"))
@@ -41,7 +43,9 @@ def test_build_several_overlays_and_output_file(project: Path, kustomize: Kustom
     assert result.out == ""
     resources = by_identity(load_documents((project / "all.yaml").read_text()))
     assert ("apps/v1", "Deployment", "llmgateway-dev", "llmgateway") in resources
-    assert ("apps/v1", "Deployment", "llmgateway", "llmgateway") in resources
+    # prod runs the split services: the gateway among them.
+    assert ("apps/v1", "Deployment", "llmgateway", "llmgateway-gateway") in resources
+    assert ("apps/v1", "Deployment", "llmgateway", "llmgateway") not in resources
 
 
 def test_build_unknown_environment_exits_2(project: Path) -> None:
@@ -70,15 +74,18 @@ def test_quick_start_build_through_python_m(kustomize: Kustomize) -> None:
     )
     assert done.returncode == 0, done.stderr
     kinds = sorted({d["kind"] for d in load_documents(done.stdout)})
+    # prod: the split services, their PostgreSQL (a CloudNativePG Cluster) and Redis.
     assert kinds == [
         "Certificate",
+        "Cluster",
+        "ConfigMap",
         "Deployment",
         "Ingress",
         "Namespace",
         "NetworkPolicy",
-        "PersistentVolumeClaim",
         "PodDisruptionBudget",
         "Service",
+        "StatefulSet",
     ]
     assert "Traceback" not in done.stderr
 
@@ -105,6 +112,7 @@ def test_a_current_overlay_builds_without_compiling_the_spec(
 def test_an_edited_spec_is_caught_even_with_a_warm_cache(
     project: Path, kustomize: Kustomize
 ) -> None:
+    unified_prod(project)  # prod: the unified Deployment of 3 pods
     assert run_cli("compile").code == 0
     assert run_cli("build", "overlays/prod").code == 0
     spec = project / "spec" / "llmgateway.yaml"

@@ -11,7 +11,7 @@ import pytest
 from compiler.kustomize import Kustomize
 from compiler.spec import shared_data_directory_message
 from tests.conftest import ROOT
-from tests.helpers import run_cli
+from tests.helpers import run_cli, unified_prod
 
 
 @pytest.fixture
@@ -19,6 +19,17 @@ def committed(project: Path) -> Path:
     """A scratch copy of the committed project: spec, generated tree and goldens."""
     for top in ("base", "overlays", "docs", "tests/golden"):
         shutil.copytree(ROOT / top, project / top)
+    return project
+
+
+@pytest.fixture
+def unified(project: Path, kustomize: Kustomize) -> Path:
+    """A scratch project of the unified prod (the committed prod before it moved to the
+    split topology: one Deployment of 3 pods on a ReadWriteMany claim), compiled, with
+    its goldens."""
+    unified_prod(project)
+    assert run_cli("compile").code == 0
+    assert run_cli("snapshot").code == 0
     return project
 
 
@@ -32,8 +43,8 @@ def test_committed_tree_passes(monkeypatch: pytest.MonkeyPatch, kustomize: Kusto
     )
 
 
-def test_spec_edited_without_compiling(committed: Path) -> None:
-    spec = committed / "spec" / "llmgateway.yaml"
+def test_spec_edited_without_compiling(unified: Path) -> None:
+    spec = unified / "spec" / "llmgateway.yaml"
     spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 4"))
     result = run_cli("check", "--no-render")
     assert result.code == 1
@@ -63,8 +74,8 @@ def test_spec_edited_without_compiling(committed: Path) -> None:
     ]
 
 
-def test_generated_file_edited_by_hand(committed: Path) -> None:
-    patch = committed / "overlays" / "prod" / "patch-deployment-llmgateway.yaml"
+def test_generated_file_edited_by_hand(unified: Path) -> None:
+    patch = unified / "overlays" / "prod" / "patch-deployment-llmgateway.yaml"
     patch.write_text(patch.read_text().replace("maxSurge: 1", "maxSurge: 2"))
     result = run_cli("check", "--no-render")
     assert result.code == 1
@@ -111,18 +122,18 @@ def test_invalid_yaml_in_a_generated_file(committed: Path) -> None:
     assert "not valid YAML any more" in result.out
 
 
-def test_spec_error_still_exits_2(committed: Path) -> None:
-    spec = committed / "spec" / "llmgateway.yaml"
+def test_spec_error_still_exits_2(unified: Path) -> None:
+    spec = unified / "spec" / "llmgateway.yaml"
     spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 0"))
     result = run_cli("check")
     assert result.code == 2
     assert "environments.prod.replicas: must be at least 1, not 0" in result.err
 
 
-def test_rendering_change_is_caught_by_the_goldens(committed: Path, kustomize: Kustomize) -> None:
+def test_rendering_change_is_caught_by_the_goldens(unified: Path, kustomize: Kustomize) -> None:
     # What a kustomize or compiler change would do: the overlays stay the same but the
     # rendering no longer matches what was reviewed and committed.
-    golden = committed / "tests" / "golden" / "prod.yaml"
+    golden = unified / "tests" / "golden" / "prod.yaml"
     golden.write_text(golden.read_text().replace("maxUnavailable: 0", "maxUnavailable: 2", 1))
     result = run_cli("check")
     assert result.code == 1
@@ -168,16 +179,16 @@ def test_snapshot_refuses_a_stale_tree(committed: Path) -> None:
 
 
 def test_hand_edits_are_reported_by_their_effect_with_the_setting_that_keeps_them(
-    committed: Path, kustomize: Kustomize
+    unified: Path, kustomize: Kustomize
 ) -> None:
-    overlay = committed / "overlays" / "prod"
+    overlay = unified / "overlays" / "prod"
     kustomization = overlay / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("count: 3", "count: 5"))
     patch = overlay / "patch-deployment-llmgateway.yaml"
     patch.write_text(patch.read_text().replace("maxSurge: 1", "maxSurge: 2"))
-    ingress = committed / "overlays" / "dev" / "patch-ingress-llmgateway-api.yaml"
+    ingress = unified / "overlays" / "dev" / "patch-ingress-llmgateway-api.yaml"
     ingress.write_text(ingress.read_text().replace("api.dev.llm", "api.test.llm"))
-    claim = committed / "base" / "persistentvolumeclaim-llmgateway-data.yaml"
+    claim = unified / "base" / "persistentvolumeclaim-llmgateway-data.yaml"
     claim.write_text(claim.read_text().replace("storage: 10Gi", "storage: 20Gi"))
     result = run_cli("check")
     assert result.code == 1
@@ -214,9 +225,9 @@ def test_hand_edits_are_reported_by_their_effect_with_the_setting_that_keeps_the
 
 
 def test_an_edited_image_tag_is_kept_with_the_image_setting(
-    committed: Path, kustomize: Kustomize
+    unified: Path, kustomize: Kustomize
 ) -> None:
-    deployment = committed / "base" / "deployment-llmgateway.yaml"
+    deployment = unified / "base" / "deployment-llmgateway.yaml"
     text = deployment.read_text()
     deployment.write_text(text.replace("llmgateway-unified:latest", "llmgateway-unified:v1.4.2"))
     result = run_cli("check", "--output", "json")
@@ -234,8 +245,8 @@ def test_a_spec_edit_is_not_called_a_hand_edit(committed: Path) -> None:
     assert result.out.splitlines()[-1] == "fix: python -m compiler compile"
 
 
-def test_without_rendering_check_says_where_the_effects_are(committed: Path) -> None:
-    patch = committed / "overlays" / "prod" / "patch-deployment-llmgateway.yaml"
+def test_without_rendering_check_says_where_the_effects_are(unified: Path) -> None:
+    patch = unified / "overlays" / "prod" / "patch-deployment-llmgateway.yaml"
     patch.write_text(patch.read_text().replace("maxSurge: 1", "maxSurge: 2"))
     result = run_cli("check", "--no-render")
     assert result.err == (
@@ -244,8 +255,8 @@ def test_without_rendering_check_says_where_the_effects_are(committed: Path) -> 
     )
 
 
-def test_the_set_command_of_a_hint_keeps_the_edit(committed: Path, kustomize: Kustomize) -> None:
-    kustomization = committed / "overlays" / "prod" / "kustomization.yaml"
+def test_the_set_command_of_a_hint_keeps_the_edit(unified: Path, kustomize: Kustomize) -> None:
+    kustomization = unified / "overlays" / "prod" / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("count: 3", "count: 5"))
     hint = next(
         line.strip().strip("()")
@@ -255,4 +266,46 @@ def test_the_set_command_of_a_hint_keeps_the_edit(committed: Path, kustomize: Ku
     assert hint == "python -m compiler set environments.prod.replicas 5"
     assert run_cli(*hint.split()[3:]).code == 0
     assert "count: 5" in kustomization.read_text()
+    assert run_cli("check", "--no-render").code == 0
+
+
+def test_a_hand_edit_of_a_split_service_is_kept_with_its_services_setting(
+    committed: Path, kustomize: Kustomize
+) -> None:
+    # The committed prod is split: a service's pods and resources are its own settings
+    # (services.<name>), not the unified `replicas` and `resources`.
+    gateway = committed / "overlays" / "prod" / "deployment-llmgateway-gateway.yaml"
+    gateway.write_text(gateway.read_text().replace("  replicas: 3\n", "  replicas: 5\n", 1))
+    ui = committed / "overlays" / "prod" / "deployment-llmgateway-ui.yaml"
+    ui.write_text(
+        ui.read_text().replace("cpu: 100m", "cpu: 150m", 1).replace("-ui:latest", "-ui:v1.4.2")
+    )
+    result = run_cli("check")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    effects = lines[lines.index("hand edits, by their effect on the rendered resources:") :]
+    assert effects == [
+        "hand edits, by their effect on the rendered resources:",
+        "  prod: Deployment/llmgateway-gateway spec.replicas: 5 committed, 3 from the spec",
+        "      to keep it: set environments.prod.services.gateway.replicas: 5 in "
+        "spec/llmgateway.yaml",
+        "        (python -m compiler set environments.prod.services.gateway.replicas 5)",
+        "  prod: Deployment/llmgateway-ui spec.template.spec.containers[ui].image: "
+        "'ghcr.io/theopenco/llmgateway-ui:v1.4.2' committed, "
+        "'ghcr.io/theopenco/llmgateway-ui:latest' from the spec",
+        "      to keep it: set environments.prod.services.ui.image.tag: v1.4.2 in "
+        "spec/llmgateway.yaml",
+        "        (python -m compiler set environments.prod.services.ui.image.tag v1.4.2)",
+        # A service's resources are set as a whole (services.ui.resources): no one-field hint.
+        "  prod: Deployment/llmgateway-ui spec.template.spec.containers[ui].resources.requests"
+        ".cpu: '150m' committed, '100m' from the spec",
+        "fix: python -m compiler compile (it reverts the hand edits; to keep one, set it in "
+        "the spec first)",
+    ]
+    for line in lines:
+        if "(python -m compiler set" in line:
+            assert run_cli(*line.strip().strip("()").split()[3:]).code == 0
+    assert "  replicas: 5\n" in gateway.read_text()
+    assert "-ui:v1.4.2" in ui.read_text()
+    assert "cpu: 150m" not in ui.read_text()  # compiled from the spec: reverted
     assert run_cli("check", "--no-render").code == 0

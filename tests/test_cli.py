@@ -15,7 +15,7 @@ from compiler.cli import main
 from compiler.kustomize import Kustomize
 from compiler.schema import render_schema
 from tests.conftest import ROOT
-from tests.helpers import run_cli
+from tests.helpers import UNIFIED_PROD_CASE, run_cli
 
 COMMANDS = [
     "validate",
@@ -72,10 +72,23 @@ def test_validate_committed_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.code == 0, result.err
     assert result.out.splitlines()[0] == "spec/llmgateway.yaml: valid, 2 environments"
     assert (
+        "  prod: namespace llmgateway, split topology: api 2, gateway 3, ui 2, admin 1, "
+        "worker 1; CloudNativePG database of 3 instances, in-cluster Redis, image tag latest"
+        in result.out.splitlines()
+    )
+    # prod runs `latest`: a warning, on stderr, with the way to pin.
+    assert result.err.count("warning: defaults.image.tag: production runs the moving tag") == 1
+
+
+def test_validate_summarises_a_unified_prod(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The committed prod before the switch to the split topology.
+    monkeypatch.chdir(ROOT)
+    result = run_cli("validate", "--spec", str(UNIFIED_PROD_CASE))
+    assert result.code == 0, result.err
+    assert (
         "  prod: namespace llmgateway, 3 replicas, embedded database, ReadWriteMany 10Gi, "
         "image tag latest" in result.out.splitlines()
     )
-    # prod runs `latest`: a warning, on stderr, with the way to pin.
     assert result.err.count("warning: defaults.image.tag: production runs the moving tag") == 1
 
 
@@ -181,7 +194,8 @@ def test_json_output_of_check_and_lint(
     assert check["rendered"] is True
     lint = json.loads(run_cli("lint", "--output", "json").out)
     assert lint["ok"] is True
-    assert [f["rule"] for f in lint["findings"]] == ["LLMGW003 pinned-image-in-production"]
+    # prod's five split services run `latest`.
+    assert [f["rule"] for f in lint["findings"]] == ["LLMGW003 pinned-image-in-production"] * 5
 
 
 def test_directory_option_after_the_command(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from compiler.emit import HEADER_MARK
 from tests.conftest import ROOT
-from tests.helpers import read_tree, run_cli
+from tests.helpers import read_tree, run_cli, unified_prod
 
 
 def committed_tree() -> dict[str, bytes]:
@@ -47,7 +47,8 @@ def test_committed_tree_is_up_to_date(tmp_path: Path) -> None:
     assert result.code == 0, result.err
     after = read_tree(copy)
     assert after == before, "run python -m compiler compile:\n" + tree_diff(before, after)
-    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 26 unchanged"
+    # base/ and dev's unified files, prod's split ones (split services, data services).
+    assert result.out.splitlines()[-1] == "0 created, 0 updated, 0 deleted, 55 unchanged"
 
 
 def test_compile_reports_created_then_unchanged(project: Path) -> None:
@@ -72,6 +73,7 @@ def test_every_generated_file_starts_with_the_header(project: Path) -> None:
 
 
 def test_unchanged_files_are_not_rewritten(project: Path) -> None:
+    unified_prod(project)  # prod: the unified Deployment of 3 pods
     assert run_cli("compile").code == 0
     path = project / "base" / "deployment-llmgateway.yaml"
     os.utime(path, (1_000_000, 1_000_000))
@@ -145,7 +147,7 @@ def test_removed_environment_deletes_its_generated_files_only(project: Path) -> 
     spec = project / "spec" / "llmgateway.yaml"
     text = spec.read_text()
     start = text.index("  # A single pod for trying changes")
-    end = text.index("  # What the Terraform module deployed")
+    end = text.index("  # Production: upstream's services")
     spec.write_text(text[:start] + text[end:])
     result = run_cli("compile")
     assert result.code == 0, result.err
@@ -168,6 +170,7 @@ def test_removed_environment_directory_is_pruned(project: Path) -> None:
 
 
 def test_invalid_spec_writes_nothing(project: Path) -> None:
+    unified_prod(project)  # prod: the unified Deployment of 3 pods
     spec = project / "spec" / "llmgateway.yaml"
     spec.write_text(spec.read_text().replace("replicas: 3", "replicas: 0"))
     result = run_cli("compile")
@@ -207,5 +210,7 @@ def test_compile_says_when_the_golden_manifests_need_a_snapshot(project: Path) -
     spec.write_text(spec.read_text().replace("  prod:\n", staging + "  prod:\n"))
     assert "note: this changes what staging renders;" in run_cli("compile").err
     # Only the documentation page changes: nothing renders differently.
-    spec.write_text(spec.read_text().replace("# What the Terraform module", "# What the module"))
+    comment = "  # Production: upstream's services"
+    assert comment in spec.read_text()
+    spec.write_text(spec.read_text().replace(comment, "  # Production: the services"))
     assert "note:" not in run_cli("compile").err

@@ -17,9 +17,11 @@ from compiler.load import parse_spec
 from compiler.lower import lower_environment
 from compiler.review import MARKDOWN_LIMIT, Review, diff_environments, to_json, to_markdown, to_text
 from tests.conftest import CASES, ROOT
-from tests.helpers import run_cli
+from tests.helpers import UNIFIED_PROD_CASE, run_cli, unified_prod
 
-COMMITTED = (ROOT / "spec" / "llmgateway.yaml").read_text()
+# The unified prod of before the switch to the split topology (the committed prod until
+# 2026-11): its claim, replicas and access mode are what these reviews change.
+UNIFIED = UNIFIED_PROD_CASE.read_text()
 
 
 def rendered(spec_text: str) -> dict[str, list[Any]]:
@@ -35,20 +37,20 @@ def risks_of(review: Review) -> list[tuple[str, str, str]]:
     return [(r.environment, r.resource, r.what) for r in review.risks]
 
 
-def edit(old: str, new: str, text: str = COMMITTED) -> str:
+def edit(old: str, new: str, text: str = UNIFIED) -> str:
     assert old in text, old
     return text.replace(old, new, 1)
 
 
 def test_no_change_no_differences() -> None:
-    review = review_of(COMMITTED, COMMITTED)
+    review = review_of(UNIFIED, UNIFIED)
     assert not review.has_differences
     assert review.risks == []
     assert to_text(review).splitlines()[-1] == "prod: no changes"
 
 
 def test_replicas_change_is_a_plain_change() -> None:
-    review = review_of(COMMITTED, edit("replicas: 3", "replicas: 5"))
+    review = review_of(UNIFIED, edit("replicas: 3", "replicas: 5"))
     prod = next(e for e in review.environments if e.name == "prod")
     assert [(c.label, c.change) for c in prod.changes] == [
         ("Deployment/llmgateway/llmgateway", "changed")
@@ -62,7 +64,7 @@ def test_storage_class_change_is_risky() -> None:
         "      accessMode: ReadWriteMany\n",
         "      accessMode: ReadWriteMany\n      className: ceph\n",
     )
-    review = review_of(COMMITTED, after)
+    review = review_of(UNIFIED, after)
     assert risks_of(review) == [
         (
             "prod",
@@ -75,7 +77,7 @@ def test_storage_class_change_is_risky() -> None:
 
 def test_access_mode_change_is_risky() -> None:
     after = edit("      accessMode: ReadWriteOnce\n", "      accessMode: ReadWriteMany\n")
-    review = review_of(COMMITTED, after)
+    review = review_of(UNIFIED, after)
     assert [r.what for r in review.risks] == [
         "spec.accessModes[0]: 'ReadWriteOnce' -> 'ReadWriteMany'"
     ]
@@ -83,13 +85,13 @@ def test_access_mode_change_is_risky() -> None:
 
 def test_storage_shrink_is_risky_but_growth_is_not() -> None:
     shrink = edit("    size: 10Gi\n", "    size: 5Gi\n")
-    review = review_of(COMMITTED, shrink)
+    review = review_of(UNIFIED, shrink)
     assert {(r.environment, r.what) for r in review.risks} == {
         ("dev", "storage request shrinks: spec.resources.requests.storage: '10Gi' -> '5Gi'"),
         ("prod", "storage request shrinks: spec.resources.requests.storage: '10Gi' -> '5Gi'"),
     }
     grow = edit("    size: 10Gi\n", "    size: 20Gi\n")
-    assert review_of(COMMITTED, grow).risks == []
+    assert review_of(UNIFIED, grow).risks == []
 
 
 def test_removing_the_volume_is_risky() -> None:
@@ -97,7 +99,7 @@ def test_removing_the_volume_is_risky() -> None:
         "      acknowledgeSharedDataDirectory: true\n",
         "      mode: external\n      secretName: llmgateway-database\n",
     )
-    review = review_of(COMMITTED, after)
+    review = review_of(UNIFIED, after)
     assert (
         "prod",
         "PersistentVolumeClaim/llmgateway/llmgateway-data",
@@ -106,7 +108,7 @@ def test_removing_the_volume_is_risky() -> None:
 
 
 def test_namespace_change_is_risky() -> None:
-    review = review_of(COMMITTED, edit("namespace: llmgateway-dev", "namespace: gateway-dev"))
+    review = review_of(UNIFIED, edit("namespace: llmgateway-dev", "namespace: gateway-dev"))
     whats = [r.what for r in review.risks if r.environment == "dev"]
     assert "namespace changes from llmgateway-dev to gateway-dev" in whats
     assert "the data volume claim is removed" in whats
@@ -114,7 +116,7 @@ def test_namespace_change_is_risky() -> None:
 
 def test_environment_removed_is_risky() -> None:
     after = edit("  dev:\n", "  dev:\n    enabled: false\n")
-    review = review_of(COMMITTED, after)
+    review = review_of(UNIFIED, after)
     dev = next(e for e in review.environments if e.name == "dev")
     assert dev.status == "removed"
     assert ("dev", "(environment)", "environment dev is removed from the spec") in risks_of(review)
@@ -122,7 +124,7 @@ def test_environment_removed_is_risky() -> None:
 
 def manifests_pair(change: str) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """Changes no spec can make (the compiler keeps these fields fixed), made by hand."""
-    before = rendered(COMMITTED)
+    before = rendered(UNIFIED)
     after = copy.deepcopy(before)
     dev = {r["kind"]: r for r in after["dev"]}
     if change == "selector":
@@ -205,7 +207,7 @@ def test_markdown_snapshot(request: pytest.FixtureRequest) -> None:
         after,
     )
     after = edit("  dev:\n", "  dev:\n    enabled: false\n", after)
-    text = to_markdown(review_of(COMMITTED, after))
+    text = to_markdown(review_of(UNIFIED, after))
     expected = CASES / "diff" / "replicas-storage-class-dev-removed.md"
     if request.config.getoption("--update-golden"):
         expected.write_text(text, encoding="utf-8")
@@ -213,7 +215,7 @@ def test_markdown_snapshot(request: pytest.FixtureRequest) -> None:
 
 
 def test_markdown_stays_under_the_limit() -> None:
-    before = rendered(COMMITTED)
+    before = rendered(UNIFIED)
     after = copy.deepcopy(before)
     for index in range(3000):
         after["prod"][2]["spec"]["template"]["spec"]["containers"][0]["env"].append(
@@ -229,7 +231,7 @@ def test_markdown_stays_under_the_limit() -> None:
 
 
 def test_json_format_is_structured() -> None:
-    document = json.loads(to_json(review_of(COMMITTED, edit("replicas: 3", "replicas: 5"))))
+    document = json.loads(to_json(review_of(UNIFIED, edit("replicas: 3", "replicas: 5"))))
     prod = next(e for e in document["environments"] if e["name"] == "prod")
     assert prod["changed"] == 1
     assert prod["resources"][0]["fields"] == [
@@ -254,9 +256,9 @@ def git(root: Path, *args: str) -> str:
 
 @pytest.fixture
 def repository(project: Path) -> Path:
-    """A git repository holding a copy of the committed project, one commit on main."""
-    for top in ("base", "overlays"):
-        shutil.copytree(ROOT / top, project / top)
+    """A git repository holding the unified prod, compiled, one commit on main."""
+    unified_prod(project)
+    assert run_cli("compile").code == 0
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "initial")
@@ -307,6 +309,39 @@ def test_diff_of_working_tree_against_head(repository: Path, kustomize: Kustomiz
     assert [e["name"] for e in document["environments"]] == ["dev", "prod"]
 
 
+@pytest.fixture
+def committed_repository(project: Path) -> Path:
+    """A git repository holding a copy of the committed project, one commit on main."""
+    for top in ("base", "overlays"):
+        shutil.copytree(ROOT / top, project / top)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "initial")
+    return project
+
+
+def test_diff_of_the_committed_tree_against_head(
+    committed_repository: Path, kustomize: Kustomize
+) -> None:
+    # The committed prod is split: its gateway runs 3 pods.
+    gateway = (
+        "      gateway:   # applications' traffic, streams included: "
+        "one can drain while two serve\n"
+    )
+    change_spec(
+        committed_repository,
+        (f"{gateway}        replicas: 3\n", f"{gateway}        replicas: 4\n"),
+    )
+    result = run_cli("diff")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    at = lines.index("      spec.replicas: 3 -> 4")
+    assert lines[at - 1].endswith("Deployment/llmgateway/llmgateway-gateway"), lines
+    assert run_cli("diff", "--fail-on", "risky").code == 0
+    document = json.loads(run_cli("diff", "--format", "json").out)
+    assert [e["name"] for e in document["environments"]] == ["dev", "prod"]
+
+
 def test_diff_unknown_revision_exits_3(repository: Path) -> None:
     result = run_cli("diff", "--base", "no-such-branch")
     assert result.code == 3
@@ -319,13 +354,13 @@ def test_diff_unknown_environment_exits_2(repository: Path, kustomize: Kustomize
     assert "no environment qa" in result.err
 
 
-def prod_edit(lines: str, text: str = COMMITTED) -> str:
+def prod_edit(lines: str, text: str = UNIFIED) -> str:
     """Add indented settings to the prod environment of the committed spec."""
     return edit("    production: true\n", "    production: true\n" + lines, text)
 
 
 def test_changes_are_ordered_for_a_reviewer_and_policy_annotations_grouped() -> None:
-    review = review_of(COMMITTED, prod_edit("    image:\n      tag: v1.2.3\n"))
+    review = review_of(UNIFIED, prod_edit("    image:\n      tag: v1.2.3\n"))
     assert to_text(review).splitlines()[-4:] == [
         "  ~ Deployment/llmgateway/llmgateway",
         "      spec.template.spec.containers[llmgateway].image: "
@@ -344,7 +379,7 @@ def test_changes_are_ordered_for_a_reviewer_and_policy_annotations_grouped() -> 
 
 
 def test_workloads_come_first_and_policy_only_changes_last() -> None:
-    before = rendered(COMMITTED)
+    before = rendered(UNIFIED)
     after = copy.deepcopy(before)
     prod = {r["kind"]: r for r in after["prod"]}
     prod["Deployment"]["metadata"]["annotations"]["checkov.io/skip1"] = "CKV_K8S_1=changed"
@@ -362,7 +397,7 @@ def test_workloads_come_first_and_policy_only_changes_last() -> None:
 
 
 def test_an_endpoint_made_public_is_risky() -> None:
-    review = review_of(COMMITTED, prod_edit("    auth:\n      publicEndpoints: [ui]\n"))
+    review = review_of(UNIFIED, prod_edit("    auth:\n      publicEndpoints: [ui]\n"))
     assert risks_of(review) == [
         (
             "prod",
@@ -373,12 +408,12 @@ def test_an_endpoint_made_public_is_risky() -> None:
 
 
 def test_a_networkpolicy_removed_or_loosened_is_risky() -> None:
-    removed = review_of(COMMITTED, prod_edit("    networkPolicy:\n      enabled: false\n"))
+    removed = review_of(UNIFIED, prod_edit("    networkPolicy:\n      enabled: false\n"))
     assert risks_of(removed) == [
         ("prod", "NetworkPolicy/llmgateway/llmgateway", "the NetworkPolicy is removed")
     ]
     other_source = review_of(
-        COMMITTED, prod_edit("    networkPolicy:\n      ingressControllerNamespace: traefik\n")
+        UNIFIED, prod_edit("    networkPolicy:\n      ingressControllerNamespace: traefik\n")
     )
     assert risks_of(other_source) == [
         (
@@ -388,8 +423,8 @@ def test_a_networkpolicy_removed_or_loosened_is_risky() -> None:
         )
     ]
     restricted = prod_edit("    networkPolicy:\n      restrictEgress: true\n")
-    assert risks_of(review_of(COMMITTED, restricted)) == []  # tightened: no risk
-    assert risks_of(review_of(restricted, COMMITTED)) == [
+    assert risks_of(review_of(UNIFIED, restricted)) == []  # tightened: no risk
+    assert risks_of(review_of(restricted, UNIFIED)) == [
         (
             "prod",
             "NetworkPolicy/llmgateway/llmgateway",
@@ -400,7 +435,7 @@ def test_a_networkpolicy_removed_or_loosened_is_risky() -> None:
 
 @pytest.mark.parametrize("service_type", ["LoadBalancer", "NodePort"])
 def test_a_service_exposed_outside_the_cluster_is_risky(service_type: str) -> None:
-    review = review_of(COMMITTED, prod_edit(f"    serviceType: {service_type}\n"))
+    review = review_of(UNIFIED, prod_edit(f"    serviceType: {service_type}\n"))
     assert risks_of(review) == [
         (
             "prod",

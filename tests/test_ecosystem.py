@@ -213,7 +213,9 @@ def test_pre_commit_runs_the_hooks_on_a_clone(tmp_path: Path, kustomize: Kustomi
     second = run(pre_commit, "run", "--all-files", cwd=repository, env=home)
     assert second.returncode == 1
     assert "files were modified by this hook" in second.stdout
-    assert "count: 4" in (repository / "overlays" / "prod" / "kustomization.yaml").read_text()
+    # prod's gateway (split topology) asks for the 4 pods.
+    gateway = repository / "overlays" / "prod" / "deployment-llmgateway-gateway.yaml"
+    assert "  replicas: 4\n" in gateway.read_text()
     git(repository, "add", "-A")
     third = run(pre_commit, "run", "--all-files", cwd=repository, env=home)
     assert third.returncode == 0, third.stdout

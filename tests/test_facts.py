@@ -1,17 +1,22 @@
-"""Every fact of the Terraform module's resources (shared FACTS.md) in the rendered prod.
+"""Every fact of the Terraform module's resources (shared FACTS.md) in a rendered unified prod.
 
+The committed prod runs the split topology since 2026-11 (its facts:
+tests/test_prod_topology.py); the module's unified prod with three pods is the case
+tests/cases/valid/unified-replicas-shared-data-acknowledged, rendered here with the real
+kustomize, next to the committed dev (still the module's one-pod deployment).
 The expected values below are written from FACTS.md, not from the compiler's output.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from compiler.kustomize import Kustomize
 from tests.conftest import ROOT
-from tests.helpers import load_documents, run_cli
+from tests.helpers import UNIFIED_PROD_CASE, load_documents, render_spec, run_cli
 
 NGINX = "nginx.ingress.kubernetes.io/"
 OAUTH = {
@@ -39,9 +44,20 @@ def render(environment: str, monkeypatch: pytest.MonkeyPatch) -> Rendered:
     return {(d["kind"], d["metadata"]["name"]): d for d in load_documents(result.out)}
 
 
+def keyed(documents: list[Any]) -> Rendered:
+    return {(d["kind"], d["metadata"]["name"]): d for d in documents}
+
+
+@pytest.fixture(scope="module")
+def unified_prod_tree(kustomize: Kustomize, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """The unified prod (the committed prod before the switch), compiled and rendered."""
+    root: Path = tmp_path_factory.mktemp("unified-prod")
+    return keyed(render_spec(UNIFIED_PROD_CASE, root, kustomize)["prod"])
+
+
 @pytest.fixture
-def prod(monkeypatch: pytest.MonkeyPatch, kustomize: Kustomize) -> Rendered:
-    return render("prod", monkeypatch)
+def prod(unified_prod_tree: Rendered) -> Rendered:
+    return unified_prod_tree
 
 
 @pytest.fixture
@@ -278,15 +294,19 @@ def test_prod_networkpolicy_lets_only_the_ingress_controller_in(prod: Rendered) 
     assert {p["protocol"] for p in rule["ports"]} == {"TCP"}
 
 
-# --- what issue 12 adds, from FACTS.md and UPSTREAM.md, in dev and prod --------------------
+# --- what issue 12 adds, from FACTS.md and UPSTREAM.md, in dev and the unified prod ------
 
-ENVIRONMENTS = ("dev", "prod")
+# The committed dev and the unified prod (the case; the committed prod is split).
+ENVIRONMENTS = ("dev", "unified-prod")
 DOMAINS = {"dev": "dev.llm.chrislee.local", "prod": "llm.chrislee.local"}
 
 
 @pytest.fixture(params=ENVIRONMENTS)
 def rendered(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Rendered:
     request.getfixturevalue("kustomize")
+    if request.param == "unified-prod":
+        tree: Rendered = request.getfixturevalue("unified_prod_tree")
+        return tree
     return render(request.param, monkeypatch)
 
 

@@ -5,7 +5,10 @@ shared FACTS.md and UPSTREAM.md (or, for the hardening checkov asked for, from t
 README's "Validation" section), never from the compiler's output. The table is walked over
 what kustomize renders from the committed overlays and from every environment of the
 compile cases, so a value a user relies on is checked in every shape of deployment, not
-only pinned by a golden file.
+only pinned by a golden file. The unified rows walk over every unified environment: the
+committed dev, the compile cases, and the unified prod of before the switch to the split
+topology (tests/cases/valid/unified-replicas-shared-data-acknowledged); the committed
+prod, split since 2026-11, has rows of its own from UPSTREAM.md section 1.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from compiler.load import load_spec
 from compiler.plan import plan_tree
 from compiler.render import render
 from tests.conftest import CASES, ROOT
-from tests.helpers import load_documents, write_tree
+from tests.helpers import UNIFIED_PROD_CASE, load_rendering, write_tree
 
 APP = "llmgateway"
 CONTAINER = f"spec.template.spec.containers[{APP}]"
@@ -207,6 +210,9 @@ EVERY_ENVIRONMENT: list[Row] = [
     ),
 ]
 
+# The committed prod runs the split topology (spec/llmgateway.yaml): its rows are its own.
+SPLIT = {"committed/prod"}
+
 RECREATE = {"type": "Recreate"}
 # One new pod at a time, and never fewer ready pods than replicas while it rolls.
 ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -244,6 +250,44 @@ def external_database(secret: str) -> list[Row]:
     ]
 
 
+# UPSTREAM 1 (values.yaml:79-286, split.dockerfile:173,205,235): the split images, every
+# service's requests and limits (100m,128Mi / 200m,256Mi), probes (delay/period/timeout).
+SPLIT_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "200m", "memory": "256Mi"},
+}
+Probe = tuple[str, int, int, int]
+
+
+def split_service(
+    service: str, replicas: int, *, readiness: Probe | None = None, liveness: Probe | None = None
+) -> list[Row]:
+    """UPSTREAM 1: one Deployment per service running ghcr.io/theopenco/llmgateway-<svc>."""
+    name, container = f"{APP}-{service}", f"spec.template.spec.containers[{service}]"
+    rows: list[Row] = [
+        ("Deployment", name, "spec.replicas", replicas, f"spec: prod {service} replicas"),
+        (
+            "Deployment",
+            name,
+            f"{container}.image",
+            f"ghcr.io/theopenco/llmgateway-{service}:latest",
+            "UPSTREAM 1: the split image, tag latest as the spec's image.tag",
+        ),
+        ("Deployment", name, f"{container}.resources", SPLIT_RESOURCES, "UPSTREAM 1"),
+    ]
+    for probe, timing in (("readinessProbe", readiness), ("livenessProbe", liveness)):
+        if timing is None:
+            continue
+        path, delay, period, timeout = timing
+        rows += [
+            ("Deployment", name, f"{container}.{probe}.httpGet.path", path, "UPSTREAM 1"),
+            ("Deployment", name, f"{container}.{probe}.initialDelaySeconds", delay, "UPSTREAM 1"),
+            ("Deployment", name, f"{container}.{probe}.periodSeconds", period, "UPSTREAM 1"),
+            ("Deployment", name, f"{container}.{probe}.timeoutSeconds", timeout, "UPSTREAM 1"),
+        ]
+    return rows
+
+
 # What each environment of the committed spec and the compile cases deploys, from its
 # spec file (read by hand) and FACTS: Recreate on a ReadWriteOnce volume of the embedded
 # database, else a rolling update.
@@ -254,11 +298,39 @@ BY_ENVIRONMENT: dict[str, list[Row]] = {
         ("PersistentVolumeClaim", f"{APP}-data", "spec.accessModes", ["ReadWriteOnce"], "spec"),
         *urls("https", "dev.llm.chrislee.local"),
     ],
-    "committed/prod": [
+    "unified-replicas-shared-data-acknowledged/prod": [
         ("Deployment", APP, "spec.replicas", 3, "spec: prod replicas 3"),
         ("Deployment", APP, "spec.strategy", ROLLING, "ReadWriteMany: rolling update"),
         ("PersistentVolumeClaim", f"{APP}-data", "spec.accessModes", ["ReadWriteMany"], "spec"),
         *urls("https", "llm.chrislee.local"),
+    ],
+    "committed/prod": [
+        *split_service("api", 2, readiness=("/", 10, 10, 5), liveness=("/", 30, 30, 10)),
+        *split_service(
+            "gateway", 3, readiness=("/", 10, 10, 5), liveness=("/?skip=redis,database", 30, 30, 15)
+        ),
+        *split_service(
+            "ui", 2, readiness=("/api/health", 10, 10, 5), liveness=("/api/health", 20, 30, 5)
+        ),
+        *split_service(
+            "admin", 1, readiness=("/api/health", 10, 10, 5), liveness=("/api/health", 20, 30, 5)
+        ),
+        *split_service("worker", 1),
+        (
+            "Deployment",
+            f"{APP}-gateway",
+            f"{POD}.terminationGracePeriodSeconds",
+            120,
+            "UPSTREAM 1: gateway terminationGracePeriodSeconds 120",
+        ),
+        ("Cluster", f"{APP}-postgres", "spec.instances", 3, "spec: prod database.instances 3"),
+        (
+            "Cluster",
+            f"{APP}-postgres",
+            "spec.bootstrap.initdb",
+            {"database": APP, "owner": APP},
+            "UPSTREAM 3: bootstrap.initdb database and owner (database.name default llmgateway)",
+        ),
     ],
     "tls-off-external-db/lab": [
         ("Deployment", APP, "spec.replicas", 2, "spec: lab replicas 2"),
@@ -286,14 +358,14 @@ def rendered_environments(kustomize: Kustomize, root: Path) -> dict[str, list[An
         f"committed/{p.parent.name}": p.parent
         for p in sorted((ROOT / "overlays").glob("*/kustomization.yaml"))
     }
-    for spec_path in sorted((CASES / "compile").glob("*/spec.yaml")):
+    for spec_path in [UNIFIED_PROD_CASE, *sorted((CASES / "compile").glob("*/spec.yaml"))]:
         case = spec_path.parent.name
         spec = load_spec(spec_path)
         write_tree(root / case, plan_tree(spec))
         for name, _ in spec.enabled():
             directories[f"{case}/{name}"] = root / case / "overlays" / name
     texts = render(kustomize, list(directories.values()))
-    return {label: load_documents(text) for label, text in zip(directories, texts, strict=True)}
+    return {label: load_rendering(text) for label, text in zip(directories, texts, strict=True)}
 
 
 @pytest.fixture(scope="module")
@@ -332,16 +404,32 @@ def check_rows(documents: list[Any], rows: list[Row]) -> list[str]:
     return wrong
 
 
+def unified(environments: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Every environment but the split ones (SPLIT), each checked to be split below."""
+    return {label: docs for label, docs in environments.items() if label not in SPLIT}
+
+
 def test_the_table_covers_every_environment(environments: dict[str, list[Any]]) -> None:
     assert set(BY_ENVIRONMENT) <= set(environments)
     assert {"committed/dev", "committed/prod"} <= set(environments)
-    assert len(environments) >= 10
+    assert "unified-replicas-shared-data-acknowledged/prod" in unified(environments)
+    assert len(unified(environments)) >= 10
+
+
+def test_only_the_split_environments_are_left_out_of_the_unified_rows(
+    environments: dict[str, list[Any]],
+) -> None:
+    for label, documents in environments.items():
+        has_unified = any(
+            d["kind"] == "Deployment" and d["metadata"]["name"] == APP for d in documents
+        )
+        assert has_unified == (label not in SPLIT), label
 
 
 def test_facts_of_every_environment(environments: dict[str, list[Any]]) -> None:
     wrong = [
         f"{label}: {line}"
-        for label, documents in environments.items()
+        for label, documents in unified(environments).items()
         for line in check_rows(documents, EVERY_ENVIRONMENT)
     ]
     assert wrong == []
@@ -355,7 +443,7 @@ def test_facts_of_one_environment(label: str, environments: dict[str, list[Any]]
 def test_every_ingress_reaches_its_service_port(environments: dict[str, list[Any]]) -> None:
     """FACTS: each Ingress routes / to service llmgateway on its endpoint's port, and that
     Service port targets the container port of the same name."""
-    for label, documents in environments.items():
+    for label, documents in unified(environments).items():
         service = find(documents, "Service", APP)
         deployment = find(documents, "Deployment", APP)
         container_ports = {
@@ -380,7 +468,7 @@ def test_every_ingress_reaches_its_service_port(environments: dict[str, list[Any
 def test_strategy_follows_the_volume(environments: dict[str, list[Any]]) -> None:
     """FACTS: two pods on one ReadWriteOnce volume corrupt the WAL, so Recreate exactly when
     the Deployment mounts a ReadWriteOnce claim; a rolling update otherwise."""
-    for label, documents in environments.items():
+    for label, documents in unified(environments).items():
         deployment = find(documents, "Deployment", APP)
         claims = {
             d["metadata"]["name"]: d["spec"]["accessModes"]

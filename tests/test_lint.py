@@ -16,9 +16,11 @@ from compiler.load import load_spec, parse_spec
 from compiler.lower import lower_environment
 from compiler.spec import EnvironmentSettings
 from tests.conftest import CASES, ROOT, case_id, valid_case_specs
-from tests.helpers import load_documents, run_cli
+from tests.helpers import UNIFIED_PROD_CASE, load_documents, run_cli
 
-SPEC = load_spec(ROOT / "spec" / "llmgateway.yaml")
+# The rules below are shown on the unified prod (the committed prod before the switch to
+# the split topology); the committed tree is linted in test_lint_command_on_the_committed_spec.
+SPEC = load_spec(UNIFIED_PROD_CASE)
 PROD = SPEC.environments["prod"]
 
 
@@ -270,10 +272,13 @@ def test_lint_command_on_the_committed_spec(
     result = run_cli("lint")
     assert result.code == 0, result.err
     assert result.out == "lint: dev, prod: schemas and policy pass\n"
+    # prod runs upstream's split images on `latest`: one warning per service.
     assert result.err.splitlines() == [
-        "prod: warning: Deployment/llmgateway/llmgateway: LLMGW003 pinned-image-in-production: "
-        "container llmgateway runs 'ghcr.io/theopenco/llmgateway-unified:latest'; "
+        f"prod: warning: Deployment/llmgateway/llmgateway-{service}: LLMGW003 "
+        f"pinned-image-in-production: container {service} runs "
+        f"'ghcr.io/theopenco/llmgateway-{service}:latest'; "
         "pin a release tag (image.tag in the spec)"
+        for service in ("admin", "api", "gateway", "ui", "worker")
     ]
     assert run_cli("lint", "--strict", "overlays/prod").code == 1
     assert run_cli("lint", "overlays/dev").err == ""

@@ -36,6 +36,7 @@ from tests import (
     test_split_network,
 )
 from tests.conftest import CASES, ROOT
+from tests.helpers import UNIFIED_PROD_CASE
 
 
 def lowered(spec: Spec, names: list[str] | None = None) -> dict[str, list[Any]]:
@@ -65,7 +66,7 @@ def facts_environments() -> dict[str, Any]:
         f"committed/{name}": documents
         for name, documents in lowered(load_spec(ROOT / "spec" / "llmgateway.yaml")).items()
     }
-    for spec_path in sorted((CASES / "compile").glob("*/spec.yaml")):
+    for spec_path in [UNIFIED_PROD_CASE, *sorted((CASES / "compile").glob("*/spec.yaml"))]:
         for name, documents in lowered(load_spec(spec_path)).items():
             found[f"{spec_path.parent.name}/{name}"] = documents
     return found

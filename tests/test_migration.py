@@ -30,7 +30,7 @@ from compiler.lower import lower_environment
 from compiler.review import diff_environments
 from compiler.spec import shared_data_directory_message
 from tests.conftest import CASES, ROOT
-from tests.helpers import run_cli
+from tests.helpers import load_documents, run_cli
 
 BEFORE_SWITCH = CASES / "valid" / "unified-replicas-shared-data-acknowledged" / "spec.yaml"
 CLAIM = "PersistentVolumeClaim/llmgateway/llmgateway-data"
@@ -558,14 +558,15 @@ def readme_commands() -> list[list[str]]:
 
 
 def switch_renderings() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """prod before the switch (the case) and after it (the case moved to split)."""
-    text = BEFORE_SWITCH.read_text()
-    before = dict(parse_spec(text.encode(), "spec.yaml").enabled())["prod"]
-    after = dict(parse_spec(to_split(text).encode(), "spec.yaml").enabled())["prod"]
-    return lower_environment(before, "prod"), lower_environment(after, "prod")
+    """prod before the switch (the case) and after it (the committed overlays/prod, as the
+    real kustomize renders it)."""
+    before = dict(parse_spec(BEFORE_SWITCH.read_bytes(), "spec.yaml").enabled())["prod"]
+    built = run_cli("-C", str(ROOT), "build", "overlays/prod")
+    assert built.code == 0, built.err
+    return lower_environment(before, "prod"), load_documents(built.out)
 
 
-def test_the_readme_commands_name_what_prod_renders() -> None:
+def test_the_readme_commands_name_what_prod_renders(kustomize: Kustomize) -> None:
     old, new = switch_renderings()
     commands = readme_commands()
     namespaces = {c[c.index("-n") + 1] for c in commands if "-n" in c}
@@ -602,6 +603,10 @@ def test_the_readme_commands_name_what_prod_renders() -> None:
     assert ["kubectl", "apply", "--server-side", "-f", f"overlays/prod/cluster-{name}.yaml"] in (
         commands
     )
+    # The file applied alone is the committed overlay's, holding exactly that Cluster.
+    [applied] = load_documents((ROOT / "overlays" / "prod" / f"cluster-{name}.yaml").read_text())
+    assert (applied["kind"], applied["metadata"]["name"]) == ("Cluster", name)
+    assert applied["spec"] == cluster["spec"]
     # What is left to delete: exactly what the split prod no longer has, the claim last.
     removed = {
         f"{r['kind'].lower()}/{r['metadata']['name']}"
@@ -612,3 +617,45 @@ def test_the_readme_commands_name_what_prod_renders() -> None:
     deletes = [c[c.index("delete") + 1 :] for c in commands if "delete" in c]
     assert deletes[-1] == [f"persistentvolumeclaim/{claim['metadata']['name']}"]
     assert sorted(deletes[0] + deletes[-1]) == sorted(removed)
+
+
+def test_diff_from_the_unified_prod_to_the_committed_one_names_the_claim(
+    tmp_path: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13's "Done when": `diff --base <the commit before the switch> --fail-on risky`
+    exits 1 and names the removed claim with the migration steps, for the committed spec
+    and tree (the before-switch commit holds the unified prod, compiled)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "llmgateway.yaml").write_bytes(BEFORE_SWITCH.read_bytes())
+    assert run_cli("compile").code == 0
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "unified prod")
+    before = git(tmp_path, "rev-parse", "HEAD").strip()
+    # The switch: the committed spec and its committed tree, as they are in this checkout.
+    for top in ("base", "overlays", "docs"):
+        shutil.rmtree(tmp_path / top)
+        shutil.copytree(ROOT / top, tmp_path / top)
+    shutil.copy(ROOT / "spec" / "llmgateway.yaml", tmp_path / "spec" / "llmgateway.yaml")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "prod moves to the split topology")
+    assert run_cli("check", "--no-render").code == 0  # the committed tree, unchanged
+
+    result = run_cli("diff", "--base", before, "--fail-on", "risky")
+    assert result.code == 1, result.err
+    risky = result.out.split("RISKY CHANGES")[1].split("\nprod:")[0]
+    claim = next(line for line in risky.splitlines() if CLAIM in line)
+    assert claim.endswith(f"{CLAIM}: the data volume claim is removed")
+    why, do = risky.split(claim)[1].splitlines()[1:3]
+    assert "embedded PostgreSQL database of Deployment llmgateway (container llmgateway" in why
+    assert do.startswith(f"      do:  move the data before applying this ({README_POINTER}")
+    assert DUMP in do
+    # Into the committed prod's Cluster: its name, database and owner.
+    assert "kubectl -n llmgateway wait cluster/llmgateway-postgres --for=condition=Ready" in do
+    assert (
+        'kubectl -n llmgateway exec -i "$P" -c postgres -- pg_restore --no-owner '
+        "--role=llmgateway --single-transaction -d llmgateway < llmgateway.dump" in do
+    )
+    # dev keeps its claim: only prod's is flagged.
+    assert "llmgateway-dev/llmgateway-data" not in risky

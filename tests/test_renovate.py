@@ -132,8 +132,13 @@ def test_renovate_job_as_the_workflow_runs_it(tmp_path: Path, kustomize: Kustomi
     assert run("git", "status", "--porcelain", cwd=repository).stdout == ""
     done = run(*compiler, "check", cwd=repository)
     assert done.returncode == 0, done.stdout + done.stderr
-    golden = (repository / "tests" / "golden" / "prod.yaml").read_text()
+    # dev runs the unified image, prod the split images: both take the bumped image.tag.
+    golden = (repository / "tests" / "golden" / "dev.yaml").read_text()
     assert "llmgateway-unified:v1.4.2" in golden
+    golden = (repository / "tests" / "golden" / "prod.yaml").read_text()
+    for service in ("api", "gateway", "ui", "admin", "worker"):
+        assert f"ghcr.io/theopenco/llmgateway-{service}:v1.4.2" in golden
+    assert ":v1.4.1" not in golden
     # Nothing left to do: the job run again commits nothing.
     again = run("bash", "-ec", commit, cwd=repository, env={"BRANCH": branch})
     assert again.returncode == 0

@@ -22,6 +22,7 @@ from tests.helpers import load_documents, read_tree, run_cli
 
 KNOWN = "0123456789abcdef" * 4  # a recognisable 64-character test value
 OTHER = "fedcba9876543210" * 4
+THIRD = "a1b2c3d4e5f60718" * 4  # REDIS_PASSWORD: the committed prod runs an in-cluster Redis
 
 
 def use_case(project: Path, case: str) -> None:
@@ -33,6 +34,7 @@ def test_secret_prints_a_manifest_from_the_environment(
 ) -> None:
     monkeypatch.setenv("LLMGATEWAY_AUTH_SECRET", KNOWN)
     monkeypatch.setenv("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", OTHER)
+    monkeypatch.setenv("LLMGATEWAY_REDIS_PASSWORD", THIRD)
     before = read_tree(project)
     result = run_cli("secret", "--env", "prod")
     assert result.code == 0, result.err
@@ -40,6 +42,7 @@ def test_secret_prints_a_manifest_from_the_environment(
     assert manifest["metadata"] == {"name": "llmgateway-auth", "namespace": "llmgateway"}
     assert base64.b64decode(manifest["data"]["AUTH_SECRET"]).decode() == KNOWN
     assert base64.b64decode(manifest["data"]["GATEWAY_API_KEY_HASH_SECRET"]).decode() == OTHER
+    assert base64.b64decode(manifest["data"]["REDIS_PASSWORD"]).decode() == THIRD
     assert read_tree(project) == before  # nothing written
 
 
@@ -48,14 +51,18 @@ def test_secret_generate_makes_both_required_keys_independently(
 ) -> None:
     monkeypatch.delenv("LLMGATEWAY_AUTH_SECRET", raising=False)
     monkeypatch.delenv("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", raising=False)
+    monkeypatch.delenv("LLMGATEWAY_REDIS_PASSWORD", raising=False)
     first = run_cli("secret", "--env", "prod", "--generate", "--format", "env")
     second = run_cli("secret", "--env", "prod", "--generate", "--format", "env")
     assert first.code == 0
     found = re.fullmatch(
-        r"AUTH_SECRET=([0-9a-f]{64})\nGATEWAY_API_KEY_HASH_SECRET=([0-9a-f]{64})\n", first.out
+        r"AUTH_SECRET=([0-9a-f]{64})\nGATEWAY_API_KEY_HASH_SECRET=([0-9a-f]{64})\n"
+        r"REDIS_PASSWORD=([0-9a-f]{64})\n",  # the committed prod's in-cluster Redis
+        first.out,
     )
     assert found
     assert found.group(1) != found.group(2)
+    assert len({found.group(1), found.group(2), found.group(3)}) == 3
     assert first.out != second.out
 
 
@@ -71,6 +78,7 @@ def test_secret_without_generate_names_the_missing_variable(
 ) -> None:
     monkeypatch.delenv(missing, raising=False)
     monkeypatch.setenv(given, KNOWN)
+    monkeypatch.setenv("LLMGATEWAY_REDIS_PASSWORD", THIRD)  # prod's in-cluster Redis
     result = run_cli("secret", "--env", "prod")
     assert result.code == 2
     assert result.err == f"error: set {missing} in the environment (or --generate for {missing})\n"
@@ -89,6 +97,7 @@ def test_secret_too_short_exits_2_with_the_hint(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", OTHER)
+    monkeypatch.setenv("LLMGATEWAY_REDIS_PASSWORD", THIRD)
     monkeypatch.setenv("LLMGATEWAY_AUTH_SECRET", "too-short")
     result = run_cli("secret", "--env", "prod")
     assert result.code == 2
@@ -244,6 +253,7 @@ def test_the_secret_value_appears_nowhere_but_the_secret_commands_stdout(
         use_case(project, case)
     monkeypatch.setenv("LLMGATEWAY_AUTH_SECRET", KNOWN)
     monkeypatch.setenv("LLMGATEWAY_GATEWAY_API_KEY_HASH_SECRET", KNOWN)
+    monkeypatch.setenv("LLMGATEWAY_REDIS_PASSWORD", KNOWN)
     monkeypatch.setenv("LLMGATEWAY_LLM_OPENAI_API_KEY", KNOWN)
     git(project, "init", "-q", "-b", "main")
     outputs: list[str] = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import load_documents, read_tree, run_cli
+from tests.helpers import load_documents, read_tree, run_cli, unified_prod
 
 SPEC = Path("spec") / "llmgateway.yaml"
 
@@ -16,6 +16,7 @@ def lines(project: Path) -> list[str]:
 
 
 def test_set_changes_only_the_value(project: Path) -> None:
+    unified_prod(project)  # prod: the unified Deployment of 3 pods
     assert run_cli("compile").code == 0
     before = lines(project)
     result = run_cli("set", "environments.prod.replicas", "5")
@@ -33,6 +34,24 @@ def test_set_changes_only_the_value(project: Path) -> None:
     assert run_cli("check", "--no-render").code == 0
 
 
+def test_set_a_split_service_of_the_committed_prod(project: Path) -> None:
+    assert run_cli("compile").code == 0
+    before = lines(project)
+    result = run_cli("set", "environments.prod.services.gateway.replicas", "5")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == (
+        "set environments.prod.services.gateway.replicas: 3 -> 5 in spec/llmgateway.yaml"
+    )
+    after = lines(project)
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert changed == [("        replicas: 3\n", "        replicas: 5\n")]
+    (gateway,) = load_documents(
+        (project / "overlays/prod/deployment-llmgateway-gateway.yaml").read_text()
+    )
+    assert gateway["spec"]["replicas"] == 5
+    assert run_cli("check", "--no-render").code == 0
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -42,6 +61,7 @@ def test_set_changes_only_the_value(project: Path) -> None:
     ids=["full-path", "env-option"],
 )
 def test_set_adds_a_field_the_environment_lacks(project: Path, args: tuple[str, ...]) -> None:
+    unified_prod(project)  # prod: the unified image
     before = lines(project)
     result = run_cli("set", *args)
     assert result.code == 0, result.err
@@ -119,6 +139,7 @@ def test_values_take_the_fields_type(project: Path) -> None:
 def test_invalid_values_exit_2_and_touch_nothing(
     project: Path, args: tuple[str, ...], message: str
 ) -> None:
+    unified_prod(project)  # prod: the unified Deployment's `replicas: 3`
     assert run_cli("compile").code == 0
     before = read_tree(project)
     line = lines(project).index("    replicas: 3\n") + 1  # prod's

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from compiler.compare import rendered_drift
-from compiler.golden import existing_goldens
 from compiler.kustomize import Kustomize
 from tests.conftest import CASES, ROOT
-from tests.helpers import read_tree, run_cli
+from tests.helpers import read_tree, run_cli, unified_prod
 
 TFVARS = CASES / "terraform" / "every-variable.tfvars"
 SECRET_VALUE = "5f0c3b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c3b2a190807060"
@@ -24,8 +23,8 @@ def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_every_variable_renders_what_the_committed_prod_renders(
-    empty: Path, kustomize: Kustomize
+def test_every_variable_renders_what_the_unified_prod_renders(
+    empty: Path, kustomize: Kustomize, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     result = run_cli("import-terraform", "--tfvars", str(TFVARS))
     assert result.code == 0, result.err
@@ -40,10 +39,16 @@ def test_every_variable_renders_what_the_committed_prod_renders(
     assert run_cli("compile").code == 0
     built = run_cli("build", "overlays/prod", "--no-validate")
     assert built.code == 0, built.err
-    # The committed prod was written from the module's resources (tests/test_facts.py
-    # walks every fact of them); the import must deploy exactly the same.
-    golden = existing_goldens(ROOT)["prod"]
-    assert rendered_drift(golden, built.out) == []
+    # The unified prod (the committed prod until it moved to the split topology) was
+    # written from the module's resources (tests/test_facts.py walks every fact of them);
+    # the import must deploy exactly the same.
+    unified = tmp_path_factory.mktemp("unified-prod")
+    (unified / "spec").mkdir()
+    unified_prod(unified)
+    assert run_cli("-C", str(unified), "compile").code == 0
+    expected = run_cli("-C", str(unified), "build", "overlays/prod", "--no-validate")
+    assert expected.code == 0, expected.err
+    assert rendered_drift(expected.out, built.out) == []
     for rel, data in read_tree(empty).items():
         assert SECRET_VALUE.encode() not in data, rel
     assert SECRET_VALUE not in result.out + result.err
