@@ -26,7 +26,7 @@ from compiler.plan import plan_tree
 from compiler.render import render
 from compiler.review import diff_environments
 from tests.conftest import CASES
-from tests.helpers import load_documents, write_tree
+from tests.helpers import load_rendering, write_tree
 
 CASE = CASES / "compile" / "replicas-database-access-modes"
 RECREATE = {"type": "Recreate"}
@@ -69,7 +69,7 @@ def rendered(kustomize: Kustomize, tmp_path_factory: pytest.TempPathFactory) -> 
     assert sorted(names) == sorted(EXPECTED)
     texts = render(kustomize, [root / "overlays" / name for name in names])
     return {
-        name: (spec.environments[name], load_documents(text))
+        name: (spec.environments[name], load_rendering(text))
         for name, text in zip(names, texts, strict=True)
     }
 

@@ -22,7 +22,7 @@ from compiler.plan import plan_tree
 from compiler.render import render
 from compiler.spec import Settings
 from tests.conftest import CASES
-from tests.helpers import load_documents, run_cli, write_tree
+from tests.helpers import load_rendering, run_cli, write_tree
 
 VALID = CASES / "valid"
 CNPG_CASE = VALID / "split-cloudnative-pg-redis-in-cluster"
@@ -66,7 +66,7 @@ def rendered(case: Path, tmp_path: Path, kustomize: Kustomize) -> dict[str, list
     write_tree(tmp_path, plan_tree(spec))
     names = [name for name, _ in spec.enabled()]
     texts = render(kustomize, [tmp_path / "overlays" / name for name in names])
-    return {name: load_documents(text) for name, text in zip(names, texts, strict=True)}
+    return {name: load_rendering(text) for name, text in zip(names, texts, strict=True)}
 
 
 def settings_of(case: Path, environment: str) -> Settings:

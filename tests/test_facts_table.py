@@ -23,7 +23,7 @@ from compiler.load import load_spec
 from compiler.plan import plan_tree
 from compiler.render import render
 from tests.conftest import CASES, ROOT
-from tests.helpers import UNIFIED_PROD_CASE, load_documents, write_tree
+from tests.helpers import UNIFIED_PROD_CASE, load_rendering, write_tree
 
 APP = "llmgateway"
 CONTAINER = f"spec.template.spec.containers[{APP}]"
@@ -365,7 +365,7 @@ def rendered_environments(kustomize: Kustomize, root: Path) -> dict[str, list[An
         for name, _ in spec.enabled():
             directories[f"{case}/{name}"] = root / case / "overlays" / name
     texts = render(kustomize, list(directories.values()))
-    return {label: load_documents(text) for label, text in zip(directories, texts, strict=True)}
+    return {label: load_rendering(text) for label, text in zip(directories, texts, strict=True)}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ environment name, is spoiled in turn here and must give exit 2 at that very fiel
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from typing import Annotated, Any
 
@@ -132,17 +133,21 @@ def test_every_field_case_sets_every_string_field() -> None:
     )
 
 
-SPECS = [
-    (case_id(path), data, positions(data))
-    for path in valid_case_specs()
-    for data in load_documents(path.read_text())
-]
+@functools.cache
+def specs() -> list[tuple[str, Any, dict[Location, tuple[int, int]]]]:
+    """Every valid spec with its positions: read when the test below first runs, not when
+    the tests are collected (in every worker)."""
+    return [
+        (case_id(path), data, positions(data))
+        for path in valid_case_specs()
+        for data in load_documents(path.read_text())
+    ]
 
 
 @settings(max_examples=EXAMPLES * 5, deadline=None)
 @given(data=st.data())
 def test_valid_specs_refuse_a_trailing_character_anywhere(data: st.DataObject) -> None:
-    _, spec, at = data.draw(st.sampled_from(SPECS), label="spec")
+    _, spec, at = data.draw(st.sampled_from(specs()), label="spec")
     location, is_key = data.draw(st.sampled_from(string_locations(spec)), label="field")
     suffix = data.draw(st.sampled_from(SUFFIXES), label="suffix")
     assert_refused_at(spec, at, location, is_key, suffix)

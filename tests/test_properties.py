@@ -22,7 +22,7 @@ from compiler.load import deep_merge, parse_spec
 from compiler.lower import lower_environment
 from compiler.plan import plan_tree
 from compiler.write import apply_changes, diff_tree
-from tests.helpers import by_identity, load_documents
+from tests.helpers import by_identity, load_rendering
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "20"))
 NAMES = ["dev", "staging", "prod", "qa", "team-a", "eu1"]
@@ -214,9 +214,9 @@ def test_valid_specs_compile_stably_and_render_as_lowered(
             )
     rendered = kustomize().build_many([root / "overlays" / name for name, _ in enabled])
     for (name, env), text in zip(enabled, rendered, strict=True):
-        documents = [d for d in load_documents(text) if d["kind"] != "Secret"]
+        documents = [d for d in load_rendering(text) if d["kind"] != "Secret"]
         if env.auth_secret.source == "generator":
-            hashed = next(d for d in load_documents(text) if d["kind"] == "Secret")["metadata"][
+            hashed = next(d for d in load_rendering(text) if d["kind"] == "Secret")["metadata"][
                 "name"
             ]
             documents = [rename(d, hashed, env.auth_secret.name) for d in documents]

@@ -20,7 +20,7 @@ from compiler.load import load_spec, parse_spec
 from compiler.plan import plan_tree
 from compiler.render import render
 from tests.conftest import CASES
-from tests.helpers import load_documents, write_tree
+from tests.helpers import load_documents, load_rendering, write_tree
 from tests.test_properties import to_yaml, valid_specs
 
 AUTH = "AUTH_SECRET"
@@ -137,7 +137,7 @@ def rendered(case: str, kustomize: Kustomize, tmp_path: Path) -> dict[str, list[
     write_tree(tmp_path, plan_tree(spec))
     names = [name for name, _ in spec.enabled()]
     texts = render(kustomize, [tmp_path / "overlays" / name for name in names])
-    return {name: load_documents(text) for name, text in zip(names, texts, strict=True)}
+    return {name: load_rendering(text) for name, text in zip(names, texts, strict=True)}
 
 
 def one(documents: list[Any], kind: str) -> Any:

@@ -16,20 +16,19 @@ from pathlib import Path
 import pytest
 
 from compiler.kustomize import Kustomize
+from tests.conftest import ROOT
 from tests.helpers import run_cli
 
 SECRET = "s3cr3t-value-that-must-never-be-cached-0123456789abcdef"
 
 
-@pytest.fixture
-def logged(
-    project: Path, tmp_path: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """A $KUSTOMIZE that logs every call, then runs the real kustomize; the log's path."""
-    log = tmp_path / "kustomize.log"
-    version = tmp_path / "kustomize.version"
+def logging_kustomize(directory: Path, kustomize: Kustomize) -> tuple[Path, Path]:
+    """A kustomize in ``directory`` that logs every call, then runs the real kustomize;
+    its path and its log's. Its `version` answer comes from kustomize.version there."""
+    log = directory / "kustomize.log"
+    version = directory / "kustomize.version"
     version.write_text("v5.5.0\n")
-    wrapper = tmp_path / "bin" / "kustomize"
+    wrapper = directory / "bin" / "kustomize"
     wrapper.parent.mkdir()
     real = shlex.join(kustomize.build_command)
     wrapper.write_text(
@@ -42,10 +41,39 @@ def logged(
         f'exec {real} "$@"\n'
     )
     wrapper.chmod(0o755)
+    return wrapper, log
+
+
+@pytest.fixture(scope="session")
+def snapshotted(tmp_path_factory: pytest.TempPathFactory, kustomize: Kustomize) -> Path:
+    """The committed spec compiled and snapshotted through a logging kustomize, its render
+    cache removed: made once, copied by each test (the files each test made before)."""
+    root = tmp_path_factory.mktemp("snapshotted")
+    (root / "spec").mkdir()
+    shutil.copy(ROOT / "spec" / "llmgateway.yaml", root / "spec" / "llmgateway.yaml")
+    wrapper, _ = logging_kustomize(tmp_path_factory.mktemp("kustomize"), kustomize)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("KUSTOMIZE", str(wrapper))
+        monkeypatch.chdir(root)
+        assert run_cli("compile").code == 0
+        assert run_cli("snapshot").code == 0
+    shutil.rmtree(root / ".llmgw-cache")  # each test starts cold
+    return root
+
+
+@pytest.fixture
+def logged(
+    project: Path,
+    tmp_path: Path,
+    kustomize: Kustomize,
+    snapshotted: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A $KUSTOMIZE that logs every call, then runs the real kustomize; the log's path.
+    The project is compiled and snapshotted, with no render cache."""
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
     monkeypatch.setenv("KUSTOMIZE", str(wrapper))
-    assert run_cli("compile").code == 0
-    assert run_cli("snapshot").code == 0
-    shutil.rmtree(project / ".llmgw-cache")  # each test starts cold
+    shutil.copytree(snapshotted, project, symlinks=True, dirs_exist_ok=True)
     log.write_text("")
     return log
 

@@ -26,7 +26,7 @@ from compiler.plan import plan_tree
 from compiler.render import render
 from compiler.spec import Settings
 from tests.conftest import CASES, valid_case_specs
-from tests.helpers import load_documents, run_cli, write_tree
+from tests.helpers import load_documents, load_rendering, run_cli, write_tree
 
 CASE = CASES / "valid" / "split-services" / "spec.yaml"
 PREFIX = "ghcr.io/theopenco/llmgateway-"
@@ -70,7 +70,7 @@ def environments(kustomize: Kustomize, tmp_path_factory: pytest.TempPathFactory)
     )
     names = ["split", "lab"]
     texts = render(kustomize, [root / "overlays" / name for name in names])
-    return {name: load_documents(text) for name, text in zip(names, texts, strict=True)}
+    return {name: load_rendering(text) for name, text in zip(names, texts, strict=True)}
 
 
 def find(documents: list[Any], kind: str, name: str) -> Any:
@@ -459,7 +459,7 @@ def test_a_split_base_is_retagged_and_rescaled_by_kustomize_fields(
         "llmgateway-ui": 2,
     }
     (text,) = render(kustomize, [tmp_path / "overlays" / "prod"])
-    documents = load_documents(text)
+    documents = load_rendering(text)
     deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
     assert {n: d["spec"].get("replicas") for n, d in deployments.items()} == {
         "llmgateway-api": 3,
@@ -499,7 +499,7 @@ def test_no_container_of_any_split_environment_migrates_at_start(
     assert len(directories) >= 6
     texts = render(kustomize, list(directories.values()))
     for label, text in zip(directories, texts, strict=True):
-        documents = load_documents(text)
+        documents = load_rendering(text)
         workloads = [d for d in documents if "template" in d.get("spec", {})]
         for workload in workloads:
             for container in [

@@ -25,7 +25,7 @@ from compiler.load import parse_spec
 from compiler.plan import plan_tree
 from compiler.render import render
 from compiler.spec import Spec
-from tests.helpers import load_documents, write_tree
+from tests.helpers import load_rendering, write_tree
 
 NAMESPACE = "llmgateway-prod"
 
@@ -195,7 +195,7 @@ def rendered(spec: Spec, tmp_path: Path, kustomize: Kustomize) -> dict[str, list
     write_tree(tmp_path, plan_tree(spec))
     names = [name for name, _ in spec.enabled()]
     texts = render(kustomize, [tmp_path / "overlays" / name for name in names])
-    return {name: load_documents(text) for name, text in zip(names, texts, strict=True)}
+    return {name: load_rendering(text) for name, text in zip(names, texts, strict=True)}
 
 
 @pytest.fixture(scope="module")
