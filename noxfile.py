@@ -199,6 +199,7 @@ MUTATION_TARGETS = {
         "tests/test_review_replaced_policy.py",
         "tests/test_boundaries.py",
         "tests/test_diff.py",
+        "tests/test_diff_command.py",
         "tests/test_live.py",
         "tests/test_live_masked.py",
     ],
