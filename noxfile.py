@@ -198,6 +198,7 @@ MUTATION_TARGETS = {
         "tests/test_review_risks.py",
         "tests/test_boundaries.py",
         "tests/test_diff.py",
+        "tests/test_diff_command.py",
         "tests/test_live.py",
         "tests/test_live_masked.py",
     ],

@@ -93,3 +93,13 @@ def test_no_cluster_exits_3(project: Path, tmp_path: Path, monkeypatch: pytest.M
 def test_live_with_base_is_a_usage_error(project: Path) -> None:
     result = run_cli("diff", "--live", "overlays/prod", "--base", "HEAD")
     assert result.code == 2
+
+
+def test_live_diff_with_changes_but_no_risk_passes_fail_on_risky(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replaying_kubectl(tmp_path, monkeypatch)
+    result = run_cli("diff", "--live", "overlays/prod", "--fail-on", "risky")
+    assert result.code == 0, result.err
+    assert "prod: 1 added, 2 changed, 0 removed" in result.out.splitlines()
+    assert "RISKY" not in result.out

@@ -270,6 +270,7 @@ def test_markdown_cut_line_by_line() -> None:
         limit = room + len(field_line) + 600
         text = to_markdown(cut_review(), limit=limit)
         assert len(text) <= limit
+        assert text.startswith(head + "\n<details><summary><b>b</b>")
         shown = text.partition("<details><summary><b>b</b>")[2]
         lines = shown.splitlines()
         assert lines[2] == resource_line

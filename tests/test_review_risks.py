@@ -22,6 +22,7 @@ from compiler.review import (
     Risk,
     covers,
     diff_environments,
+    diff_renderings,
     field_rank,
     in_review_order,
     loosened,
@@ -174,6 +175,8 @@ def cluster(initdb: dict[str, str] | None = None, namespace: str | None = NS) ->
     found = resource("Cluster", "llmgateway-postgres", spec, api="postgresql.cnpg.io/v1")
     if namespace is None:
         del found["metadata"]["namespace"]
+    else:
+        found["metadata"]["namespace"] = namespace
     return found
 
 
@@ -437,6 +440,14 @@ def test_rolling_update_on_a_read_write_once_volume(
         if risky
         else []
     )
+
+
+def test_rolling_update_found_among_other_changes() -> None:
+    before, after = deployment("Recreate"), deployment("RollingUpdate")
+    before["spec"]["replicas"], after["spec"]["replicas"] = 1, 2
+    assert whats([before, claim()], [after, claim()]) == [
+        ("Deployment/llmgateway/llmgateway", "spec.strategy.type: 'Recreate' -> 'RollingUpdate'")
+    ]
 
 
 def test_a_claim_without_access_modes_is_not_read_write_once() -> None:
@@ -741,6 +752,9 @@ def test_fields_in_review_order() -> None:
         FieldChange("metadata.annotations.xcheckov.io/skip", 1, 2),
     ]
     assert [field_rank(f)[0] for f in fields] == [3, 2, 3, 1, 0, 2, 0, 1, 0, 2, 0, 2]
+    # the annotation's own key may hold "annotations."
+    odd = FieldChange("metadata.annotations.checkov.io/skip-annotations.x", 1, 2)
+    assert field_rank(odd) == (3, odd.path)
     (ordered,) = in_review_order([ResourceChange(("v1", "Service", NS, "s"), "changed", fields)])
     assert [f.path for f in ordered.fields] == [
         "data.X",
@@ -787,4 +801,99 @@ def test_resources_in_review_order() -> None:
         "ConfigMap/llmgateway/a",
         "Widget/llmgateway/a",
         "Deployment/llmgateway/only-policy",
+    ]
+
+
+# --- renderings as kustomize's texts -----------------------------------------------------
+
+SERVICE_TEXT = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: llmgateway\n"
+
+
+def test_renderings_compared_only_where_they_differ() -> None:
+    changed = SERVICE_TEXT + "spec:\n  type: NodePort\n"
+    review = diff_renderings(
+        "base",
+        {"same": SERVICE_TEXT, "gone": SERVICE_TEXT, "moved": SERVICE_TEXT},
+        {"same": SERVICE_TEXT, "new": SERVICE_TEXT, "moved": changed},
+    )
+    assert [(e.name, e.status) for e in review.environments] == [
+        ("gone", "removed"),
+        ("moved", "changed"),
+        ("new", "added"),
+        ("same", "unchanged"),
+    ]
+    assert [r.what for r in review.risks] == [
+        "environment gone is removed from the spec",
+        "the Service becomes NodePort (was ClusterIP)",
+    ]
+    moved = review.environments[1]
+    assert [(c.label, [(f.path, f.new) for f in c.fields]) for c in moved.changes] == [
+        ("Service/llmgateway/s", [("spec", {"type": "NodePort"})])
+    ]
+    assert [c.change for c in review.environments[2].changes] == ["added"]
+
+
+def test_renderings_equal_in_meaning_but_not_in_bytes_are_compared() -> None:
+    """Another key order: parsed and compared, and found unchanged."""
+    reordered = "kind: Service\napiVersion: v1\nmetadata:\n  namespace: llmgateway\n  name: s\n"
+    review = diff_renderings("base", {"prod": SERVICE_TEXT}, {"prod": reordered})
+    assert [(e.name, e.status, e.changes) for e in review.environments] == [
+        ("prod", "unchanged", [])
+    ]
+
+
+# --- the embedded database found among any resources -------------------------------------
+
+
+def test_the_embedded_database_is_found_after_other_resources() -> None:
+    """Resources of other kinds and Deployments of other namespaces come first; a
+    StatefulSet with PGDATA on the claim is no unified pod; non-mappings are skipped."""
+    stateful = unified()
+    stateful["kind"] = "StatefulSet"
+    old = [
+        "not a resource",
+        claim(),
+        stateful,
+        unified(namespace="elsewhere"),
+        unified(),
+    ]
+    found = risks(old, [SPLIT_APP, cluster()])
+    assert found[0].why == WHY.format(pgdata="/var/lib/postgresql/data")
+    assert risks(["not a resource", stateful, claim()], [SPLIT_APP, cluster()]) == [PLAIN_CLAIM]
+
+
+def test_the_embedded_database_of_a_rendering_without_namespaces() -> None:
+    """A base rendered without a namespace: the claim and the Deployment still match."""
+    deployment, volume = unified(), claim()
+    del deployment["metadata"]["namespace"]
+    del volume["metadata"]["namespace"]
+    found = risks([deployment, volume], [SPLIT_APP])
+    assert found[0].resource == "PersistentVolumeClaim/llmgateway-data"
+    assert found[0].why == WHY.format(pgdata="/var/lib/postgresql/data")
+    assert "kubectl -n  exec deploy/llmgateway" in found[0].action
+
+
+def test_a_mount_path_is_compared_without_its_final_slashes_only() -> None:
+    found = risks([unified(mount="/DATAX/", pgdata="/DATAX/pgdata"), claim()], [SPLIT_APP])
+    assert found[0].why == WHY.format(pgdata="/DATAX/pgdata")
+
+
+def test_the_cluster_in_its_own_namespace() -> None:
+    found = risks([unified(), claim()], [SPLIT_APP, cluster(namespace="databases")])
+    assert "kubectl -n databases wait cluster/llmgateway-postgres" in found[0].action
+    assert "kubectl -n databases exec -i" in found[0].action
+
+
+def test_annotations_that_are_no_mapping_are_none() -> None:
+    old, new = ingress(["a"], None), ingress(["a"], None)
+    old["metadata"]["annotations"] = "x"
+    new["metadata"]["annotations"] = ["y"]
+    assert risks([old], [new]) == []
+
+
+def test_a_policy_restricting_egress_only_is_checked_for_egress() -> None:
+    before = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [FROM_INGRESS]}]}
+    after = {**before, "egress": [{"to": [FROM_ANY_POD]}]}
+    assert [r.what for r in risks([policy(before)], [policy(after)])] == [
+        "the NetworkPolicy is loosened: it allows more egress traffic"
     ]
