@@ -196,6 +196,7 @@ MUTATION_TARGETS = {
     "compiler/review.py": [
         "tests/test_review_formats.py",
         "tests/test_review_risks.py",
+        "tests/test_review_replaced_policy.py",
         "tests/test_boundaries.py",
         "tests/test_diff.py",
         "tests/test_diff_command.py",

@@ -48,8 +48,14 @@ def build_command(
     rendered = [redact(text or "") for text in cached]
     if validate:
         spec_bytes = read_regular(spec_path)  # a regular file: loaded or fingerprinted above
-        lint_key = sha256(spec_bytes + b"\0" + "\0".join(rendered).encode())
-        found = cache.get_json("lint", lint_key)
+        from compiler.lintcache import lint_versions
+
+        # The findings depend on the rules and the validators too (lintcache).
+        versions = lint_versions()
+        lint_key = sha256(
+            f"{versions}".encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
+        )
+        found = cache.get_json("lint", lint_key) if versions is not None else None
         if not isinstance(found, list) or not all(
             isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
             for i in found
@@ -62,7 +68,8 @@ def build_command(
                 {"line": f.render(), "severity": f.severity}
                 for f in lint_all(spec, names, rendered)
             ]
-            cache.put("lint", lint_key, json.dumps(found))
+            if versions is not None:
+                cache.put("lint", lint_key, json.dumps(found))
         for item in found:
             output.finding(item["line"], item["severity"])
         if any(item["severity"] == "error" for item in found):

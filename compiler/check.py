@@ -28,6 +28,7 @@ from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path, golden_text
 from compiler.journal import leftovers
 from compiler.lint import Finding, lint_environment
+from compiler.lintcache import LintCache
 from compiler.lower.meta import component_selector
 from compiler.plan import Tree
 from compiler.rendered import load_rendered
@@ -138,10 +139,21 @@ def golden_drift(names: list[str], rendered: list[str], root: Path) -> list[Gold
     return drift
 
 
-def lint_all(spec: Spec, names: list[str], rendered: list[str]) -> list[Finding]:
+def lint_all(
+    spec: Spec, names: list[str], rendered: list[str], cache: LintCache | None = None
+) -> list[Finding]:
+    """The findings of each environment; with a ``cache``, only the environments whose
+    rendering, settings, rules or validators changed are validated."""
     found: list[Finding] = []
     for name, text in zip(names, rendered, strict=True):
-        found.extend(lint_environment(name, spec.environments[name], load_rendered(text)))
+        settings = spec.environments[name]
+        key = cache.key(name, settings.model_dump_json(), text) if cache else None
+        kept = cache.get(key, name) if cache and key else None
+        if kept is None:
+            kept = lint_environment(name, settings, load_rendered(text))
+            if cache and key:
+                cache.put(key, kept)
+        found.extend(kept)
     return found
 
 
@@ -184,7 +196,7 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
     )
     report.rendered = True
     report.golden = golden_drift(names, rendered, root)
-    report.findings = lint_all(spec, names, rendered)
+    report.findings = lint_all(spec, names, rendered, LintCache(root))
     return report
 
 
@@ -419,7 +431,7 @@ def lint_command(
     rendered = render_overlays(
         kustomize, [Path("overlays", n) for n in names], cache=RenderCache(Path("."), kustomize)
     )
-    findings = lint_all(spec, names, rendered)
+    findings = lint_all(spec, names, rendered, LintCache(Path(".")))
     failing = [f for f in findings if f.severity == "error" or strict]
     if fmt == "json":
         document = {"ok": not failing, "findings": [f.__dict__ for f in findings]}

@@ -239,15 +239,20 @@ def describe_schema_error(resource: Any, error: Any) -> tuple[str, str]:
 def kubernetes_validate_module() -> Any:
     """kubernetes-validate, reading each schema file once per process.
 
-    Its validate() parses the (large) definitions file on every call; the files never
-    change, so their parsed contents are kept. The package's own function is wrapped
-    when present; without it, validation is only slower.
+    Its validate() parses the (large) definitions file and lists the schema versions on
+    every call; the files never change, so their parsed contents and list are kept. The
+    package's own functions are replaced when present; without them, validation is only
+    slower.
     """
     import kubernetes_validate
     from kubernetes_validate import utils
 
     if hasattr(utils, "schema_contents"):
         utils.schema_contents = cache(utils.schema_contents)
+    # The installed schema versions: listed from disk twice per resource validated.
+    if hasattr(utils, "all_versions"):
+        versions = tuple(utils.all_versions())
+        utils.all_versions = lambda: list(versions)
     return kubernetes_validate
 
 

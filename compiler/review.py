@@ -411,6 +411,8 @@ def door_risks(
                     )
                 )
         elif kind == "NetworkPolicy" and change.change == "removed":
+            if replaced(before.get(change.id), new):
+                continue
             risks.append(
                 Risk(
                     environment,
@@ -450,6 +452,56 @@ def door_risks(
                     )
                 )
     return risks
+
+
+def replaced(policy: Any, new: list[Any]) -> bool:
+    """Whether a removed NetworkPolicy's pods are all still restricted: at least one
+    workload of the new rendering has pods it selected, and each such pod is selected by
+    a NetworkPolicy of the new rendering that restricts every direction it did (as when
+    one policy for every pod becomes one policy per component). Pods the rendering does
+    not template (an operator's) cannot be seen: without a workload, it is not replaced."""
+    spec = (policy or {}).get("spec") or {}
+    namespace = ((policy or {}).get("metadata") or {}).get("namespace")
+    directions = policy_types(spec)
+    policies = [
+        r.get("spec") or {}
+        for r in new
+        if isinstance(r, dict)
+        and r.get("kind") == "NetworkPolicy"
+        and (r.get("metadata") or {}).get("namespace") == namespace
+    ]
+    selected = [
+        labels for labels in pod_labels(new, namespace) if selects(spec.get("podSelector"), labels)
+    ]
+    return bool(selected) and all(
+        any(
+            selects(p.get("podSelector"), labels) and directions <= policy_types(p)
+            for p in policies
+        )
+        for labels in selected
+    )
+
+
+def pod_labels(resources: list[Any], namespace: Any) -> list[dict[str, Any]]:
+    """The pod template labels of each workload in ``namespace``."""
+    found = []
+    for r in resources:
+        if not isinstance(r, dict) or (r.get("metadata") or {}).get("namespace") != namespace:
+            continue
+        template = (r.get("spec") or {}).get("template")
+        if isinstance(template, dict):
+            found.append((template.get("metadata") or {}).get("labels") or {})
+    return found
+
+
+def selects(selector: Any, labels: dict[str, Any]) -> bool:
+    """Whether a label selector selects ``labels`` (matchLabels; a selector with
+    matchExpressions is taken to select nothing, so no removal is ever called replaced
+    on its account)."""
+    if not isinstance(selector, dict) or selector.get("matchExpressions"):
+        return False
+    wanted = selector.get("matchLabels") or {}
+    return all(labels.get(key) == value for key, value in wanted.items())
 
 
 def annotations_of(resource: Any) -> dict[str, Any]:
