@@ -101,8 +101,10 @@ class Lowered:
         return self.made[module_name]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def lowerings() -> Lowered:
+    """Made again for each test: mutmut links a test to the functions that run during it,
+    so each test must run the lowering it checks (a few milliseconds)."""
     return Lowered()
 
 
