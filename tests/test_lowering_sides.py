@@ -120,3 +120,109 @@ def test_the_configmap_is_in_the_environment_namespace_with_its_labels() -> None
             "app.kubernetes.io/managed-by": "llmgateway-compiler",
         },
     }
+
+
+# --- the unified topology's NetworkPolicy, ServiceMonitor and telemetry ----------------------
+
+# FACTS "Resources": the ports the unified Service exposes (ui, api, gateway, admin).
+UNIFIED_SERVICE_PORTS = [3002, 4002, 4001, 3006]
+GATEWAY_PORT = 4001
+DNS_RULE = {
+    "to": [{"namespaceSelector": {}}],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+
+
+def namespace_peer(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def test_the_unified_policy_lets_prometheus_in_and_restricts_egress() -> None:
+    """README "NetworkPolicy": in only from the ingress controller's namespace to the four
+    served ports, plus Prometheus's namespace to the gateway port with serviceMonitor;
+    with restrictEgress out only to DNS, HTTPS and, with an external database, PostgreSQL
+    (5432) and Redis (6379)."""
+    external = (
+        "    database: {mode: external, secretName: db}\n"
+        "    networkPolicy: {restrictEgress: true, ingressControllerNamespace: edge}\n"
+        "    monitoring: {serviceMonitor: true, prometheusNamespace: prom}\n"
+    )
+    policy = find(lowered(external), "NetworkPolicy", "llmgateway")
+    assert policy["metadata"]["namespace"] == "llmgateway"
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app": "llmgateway"}},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [
+            {"from": [namespace_peer("edge")], "ports": tcp(*UNIFIED_SERVICE_PORTS)},
+            {"from": [namespace_peer("prom")], "ports": tcp(GATEWAY_PORT)},
+        ],
+        "egress": [DNS_RULE, {"ports": tcp(443, 5432, 6379)}],
+    }
+    embedded = "    networkPolicy: {restrictEgress: true}\n"
+    policy = find(lowered(embedded), "NetworkPolicy", "llmgateway")
+    assert policy["spec"]["ingress"] == [
+        {"from": [namespace_peer("ingress-nginx")], "ports": tcp(*UNIFIED_SERVICE_PORTS)}
+    ]
+    assert policy["spec"]["egress"] == [DNS_RULE, {"ports": tcp(443)}]
+    policy = find(lowered(), "NetworkPolicy", "llmgateway")
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert "egress" not in policy["spec"]
+
+
+def test_no_network_policy_when_it_is_off_in_either_topology() -> None:
+    off = "    networkPolicy: {enabled: false}\n"
+    for topology in ("", SPLIT):
+        assert not [d for d in lowered(topology + off) if d["kind"] == "NetworkPolicy"]
+
+
+def test_the_unified_service_monitor_scrapes_the_gateway_port_of_the_service() -> None:
+    """README: the ServiceMonitor scrapes the Service's gateway port (4001, FACTS) at the
+    gateway's /metrics (UPSTREAM "Metrics"), every `monitoring.interval`; its selector
+    picks the unified Service."""
+    documents = lowered("    monitoring: {serviceMonitor: true, interval: 1m}\n")
+    monitor = find(documents, "ServiceMonitor", "llmgateway")
+    assert monitor["metadata"]["namespace"] == "llmgateway"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    services = [d for d in documents if d["kind"] == "Service"]
+    selected = [s for s in services if selector.items() <= s["metadata"]["labels"].items()]
+    assert [s["metadata"]["name"] for s in selected] == ["llmgateway"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["interval"] == "1m"
+    (port,) = [p for p in selected[0]["spec"]["ports"] if p["name"] == endpoint["port"]]
+    assert port["port"] == GATEWAY_PORT
+
+
+def test_telemetry_on_keeps_the_image_default() -> None:
+    """README: `telemetry: false` (the default) sets TELEMETRY_ACTIVE=false; `true` keeps
+    the image's own value (UPSTREAM 2: TELEMETRY_ACTIVE=true), so sets nothing."""
+
+    def telemetry(environment: str) -> list[Any]:
+        deployment = find(lowered(environment), "Deployment", "llmgateway")
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        return [e.get("value") for e in container["env"] if e["name"] == "TELEMETRY_ACTIVE"]
+
+    assert telemetry("") == ["false"]
+    assert telemetry("    telemetry: true\n") == []
+
+
+def test_a_postgres_stateful_set_with_restricted_egress_reaches_dns_only() -> None:
+    """README "NetworkPolicy", split: with restrictEgress each policy limits where its
+    pods go, DNS for all; the peers and the API server are for CloudNativePG instances
+    only, and the StatefulSet's PostgreSQL calls nothing."""
+    documents = lowered(
+        "    topology: split\n"
+        "    database: {mode: postgres}\n"
+        "    networkPolicy: {restrictEgress: true}\n"
+    )
+    policy = find(documents, "NetworkPolicy", "llmgateway-postgres")
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "llmgateway-postgres"}}
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["spec"]["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": {"app": "llmgateway"}}}], "ports": tcp(5432)}
+    ]
+    assert policy["spec"]["egress"] == [DNS_RULE]
