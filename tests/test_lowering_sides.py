@@ -226,3 +226,41 @@ def test_a_postgres_stateful_set_with_restricted_egress_reaches_dns_only() -> No
         {"from": [{"podSelector": {"matchLabels": {"app": "llmgateway"}}}], "ports": tcp(5432)}
     ]
     assert policy["spec"]["egress"] == [DNS_RULE]
+
+
+def web_containers(documents: list[Any]) -> dict[str, Any]:
+    return {
+        name.partition("/")[2]: c
+        for name, c in containers(documents).items()
+        if name.partition("/")[2] != "migrate" and "ports" in c
+    }
+
+
+def test_every_split_web_container_may_take_three_minutes_to_start() -> None:
+    """README "The split topology": every web container has a startup probe, the liveness
+    check, for up to 3 minutes (as FACTS' unified startup probe, 10 s x 18); Kubernetes
+    restarts the container after failureThreshold failed checks, periodSeconds apart."""
+    found = web_containers(lowered(SPLIT + "    services: {docs: {}, playground: {}, code: {}}\n"))
+    assert sorted(found) == sorted(("api", "gateway", "ui", "admin", "docs", "playground", "code"))
+    for name, container in found.items():
+        startup = container["startupProbe"]
+        handler = {k: v for k, v in startup.items() if k in ("httpGet", "tcpSocket")}
+        liveness = container["livenessProbe"]
+        assert handler == {k: v for k, v in liveness.items() if k in ("httpGet", "tcpSocket")}
+        assert (startup["periodSeconds"], startup["failureThreshold"]) == (10, 18), name
+        # The other probes stay at upstream's threshold (UPSTREAM 1 table; chart default 3).
+        assert liveness["failureThreshold"] == container["readinessProbe"]["failureThreshold"] == 3
+
+
+def test_the_migration_runner_runs_its_script_as_an_es_module() -> None:
+    """The script imports the db package and awaits at its top level: node evaluates `-e`
+    text as CommonJS unless `--input-type=module` (Node.js CLI docs, --input-type), where
+    both are syntax errors. The options otherwise are upstream's CMD's (UPSTREAM 1:
+    `node --enable-source-maps`)."""
+    api = find(lowered(SPLIT), "Deployment", "llmgateway-api")
+    (runner,) = api["spec"]["template"]["spec"]["initContainers"]
+    node, *options, script = runner["command"]
+    assert node == "node"
+    assert options == ["--enable-source-maps", "--input-type=module", "-e"]
+    assert script.startswith("import ")
+    assert "\nawait " in script or "  await " in script
