@@ -185,11 +185,13 @@ MUTATION_TARGETS = {
     "compiler/spec.py": ["tests/test_spec_rules.py", "tests/test_validate_cases.py"],
     # the facts tables of the rendering tests, run on the lowering in-process
     # (test_lowered_facts.py), instead of their kustomize renderings for every mutant; the
-    # rule sides those specs never take, on small specs lowered in-process
+    # rule sides those specs never take, on small specs lowered in-process; Kubernetes'
+    # rules for one resource to find another, on every valid case lowered in-process
     "compiler/lower/*.py": [
         "tests/test_golden_trees.py",
         "tests/test_lowered_facts.py",
         "tests/test_lowering_sides.py",
+        "tests/test_lowered_references.py",
     ],
     "compiler/plan.py": ["tests/test_golden_trees.py", "tests/test_plan_rules.py"],
     "compiler/compare.py": [
