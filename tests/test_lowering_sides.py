@@ -264,3 +264,90 @@ def test_the_migration_runner_runs_its_script_as_an_es_module() -> None:
     assert options == ["--enable-source-maps", "--input-type=module", "-e"]
     assert script.startswith("import ")
     assert "\nawait " in script or "  await " in script
+
+
+# --- data.py -------------------------------------------------------------------------------
+
+
+def test_cloudnative_pg_storage_class_and_budgets_by_instances() -> None:
+    """UPSTREAM 3: storageClass unset means the cluster's default class (so no field);
+    the operator's PDBs (minAvailable replicas-1, and 1 for the primary) block every
+    drain of a single instance's node, so they are off for one instance and on from two."""
+    cnpg = "    topology: split\n    database: {mode: cloudnative-pg, instances: %d}\n"
+    two = find(lowered(cnpg % 2), "Cluster", "llmgateway-postgres")["spec"]
+    assert two["instances"] == 2
+    assert two["enablePDB"] is True
+    assert two["storage"] == {"size": "10Gi"}  # FACTS: storage size 10Gi by default
+    one = find(
+        lowered(cnpg % 1 + "    storage: {className: fast, size: 5Gi}\n"),
+        "Cluster",
+        "llmgateway-postgres",
+    )["spec"]
+    assert one["enablePDB"] is False
+    assert one["storage"] == {"size": "5Gi", "storageClass": "fast"}
+
+
+def data_containers(documents: list[Any]) -> dict[str, tuple[Any, Any]]:
+    """Each StatefulSet's (pod spec, its one container)."""
+    found = {}
+    for d in documents:
+        if d["kind"] == "StatefulSet":
+            pod = d["spec"]["template"]["spec"]
+            (container,) = pod["containers"]
+            found[d["metadata"]["name"]] = (pod, container)
+    return found
+
+
+def test_the_data_stores_write_only_to_their_volumes() -> None:
+    """The data stores run without privileges on a read-only root, so every path they
+    write is a volume: PostgreSQL's data directory (the claim), its socket directory
+    /var/run/postgresql and /tmp (docker-library/postgres 17/alpine Dockerfile: the image
+    creates /var/run/postgresql for the server's socket); Redis's /data (the claim,
+    UPSTREAM "Built-in data stores"). The storage class unset leaves the claims to the
+    cluster's default class."""
+    found = data_containers(lowered("    topology: split\n    database: {mode: postgres}\n"))
+    assert sorted(found) == ["llmgateway-postgres", "llmgateway-redis"]
+    expected_mounts = {
+        "llmgateway-postgres": {
+            "/var/lib/postgresql/data": "claim",
+            "/var/run/postgresql": "emptyDir",
+            "/tmp": "emptyDir",
+        },
+        "llmgateway-redis": {"/data": "claim"},
+    }
+    for name, (pod, container) in found.items():
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }, name
+        assert container["imagePullPolicy"] == "IfNotPresent"  # pinned major-version tags
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        mounts = {}
+        for mount in container["volumeMounts"]:
+            volume = volumes.get(mount["name"])
+            mounts[mount["mountPath"]] = (
+                "claim" if volume is None else next(iter(volume.keys() - {"name"}))
+            )
+        assert mounts == expected_mounts[name]
+        assert all(v == {"name": v["name"], "emptyDir": {}} for v in volumes.values())
+
+
+def test_postgres_stops_fast_and_redis_answers_pong() -> None:
+    """Kubernetes' SIGTERM is PostgreSQL's smart shutdown, which waits for the apps'
+    pooled connections until the kill; `pg_ctl stop -m fast` ends them and checkpoints
+    (PostgreSQL docs, "Shutting Down the Server"). redis-cli may exit 0 on an error reply
+    (NOAUTH, LOADING), so its probes pass only on a reply of exactly PONG, through a
+    shell for the pipe."""
+    found = data_containers(lowered("    topology: split\n    database: {mode: postgres}\n"))
+    _, postgres = found["llmgateway-postgres"]
+    assert postgres["lifecycle"] == {
+        "preStop": {"exec": {"command": ["pg_ctl", "stop", "-m", "fast"]}}
+    }
+    _, redis = found["llmgateway-redis"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert redis[probe]["exec"]["command"] == [
+            "sh",
+            "-c",
+            "redis-cli ping | grep -qx PONG",
+        ]
