@@ -410,3 +410,28 @@ def test_split_resources_carry_their_component_and_roll_without_a_gap() -> None:
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             }
+
+
+def test_the_cors_origins_are_the_browser_apps_only() -> None:
+    """FACTS: ORIGIN_URLS holds the UI, API and admin URLs, never the gateway's (the app
+    checks API keys); the api Ingress allows the UI and admin origins. The split topology's
+    playground and code are browser apps calling the api too; docs is a static site
+    (README "The split topology"), so it is no origin."""
+    documents = lowered(
+        SPLIT + "    domain: example.org\n    services: {docs: {}, playground: {}, code: {}}\n"
+    )
+    origins = find(documents, "ConfigMap", "llmgateway-config")["data"]["ORIGIN_URLS"]
+    assert origins.split(",") == [
+        "https://example.org",
+        "https://api.example.org",
+        "https://admin.example.org",
+        "https://playground.example.org",
+        "https://code.example.org",
+    ]
+    annotations = find(documents, "Ingress", "llmgateway-api")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/cors-allow-origin"].split(",") == [
+        "https://example.org",
+        "https://admin.example.org",
+        "https://playground.example.org",
+        "https://code.example.org",
+    ]
