@@ -2,9 +2,9 @@
 and what validation found, so a `build` with a cold cache prints the findings without
 loading the spec's models or the validators (issue 15: a cold build near kustomize).
 
-`python -m compiler stamp` writes `overlays/.validated` (after compile; commit it with the
-overlays). For each environment it records a key and the findings `build` printed for it.
-The key is a digest of everything those findings depend on: the rendering `build`
+`python -m compiler stamp` writes `spec/llmgateway.validated.json` (after compile; commit
+it with the overlays). For each environment it records a key and the findings `build`
+prints for it. The key is a digest of everything those findings depend on: the rendering `build`
 validates (kustomize's output, Secret values redacted), the spec's bytes (the rules read
 the settings), the rules' version (`lintcache.rules_version`: the compiler's sources and
 schemas), the validators' versions (`lintcache.validator_versions`) and kustomize's version.
@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from compiler.console import Output
 
-STAMP_PATH = "overlays/.validated"
+# Beside the spec it validates (outside base/ and overlays/, which compile owns).
+STAMP_PATH = "spec/llmgateway.validated.json"
 FORMAT = 1
 MAX_STAMP_BYTES = 16 * 1024 * 1024  # far above any real stamp; a larger file is not ours
 SEVERITIES = ("error", "warning")
@@ -126,7 +127,7 @@ def stamp_text(entries: dict[str, tuple[str, Findings]]) -> str:
 
 def stamp_command(output: Output, spec_path: str, names: Sequence[str]) -> int:
     """Validate the overlays of ``names`` (default: every enabled environment) as `build`
-    does and record their findings in overlays/.validated; other entries stay."""
+    does and record their findings in the stamp; other environments' entries stay."""
     from compiler.build import stale_build_check, stampable
     from compiler.check import lint_all
     from compiler.errors import ExitCode, ExternalError
