@@ -132,6 +132,8 @@ def git(cwd: Path, *args: str) -> None:
 
 
 PYTHON = [sys.executable, "-m", "compiler"]
+NO_STAMP = "build overlays/prod (cold cache, no stamp)"
+IMPORTS = "Python start and the rendering's imports"
 # Measured as installed: modules compiled once to bytecode and reused (an environment
 # that sets PYTHONDONTWRITEBYTECODE recompiles every module in every process).
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -261,7 +263,11 @@ def measure_size(count: int, scratch: Path, args: argparse.Namespace) -> dict[st
         figures[name] = measure(command, root, times, prepare)
 
     run("kustomize build overlays/prod (floor)", [*kustomize, "overlays/prod"])
-    run("build overlays/prod (cold cache)", [*PYTHON, "build", "overlays/prod"], cold)
+    run(NO_STAMP, [*PYTHON, "build", "overlays/prod"], cold)
+    # The documented workflow (README "The validation stamp"): compile, stamp, commit. Only
+    # prod is stamped: each environment's entry is its own, and this build reads prod's.
+    subprocess.run([*PYTHON, "stamp", "prod"], cwd=root, check=True, capture_output=True, env=ENV)
+    run("build overlays/prod (cold cache, stamped)", [*PYTHON, "build", "overlays/prod"], cold)
     no_validate = [*PYTHON, "build", "overlays/prod", "--no-validate"]
     run("build --no-validate (cold cache)", no_validate, cold)
     run("build overlays/prod", [*PYTHON, "build", "overlays/prod"])
@@ -269,6 +275,7 @@ def measure_size(count: int, scratch: Path, args: argparse.Namespace) -> dict[st
     run("compile (up to date)", [*PYTHON, "compile", "-q"])
     run("check --no-render", [*PYTHON, "check", "--no-render"])
     run("render one overlay", [*kustomize, "overlays/prod"])
+    run(IMPORTS, [sys.executable, "-c", "import compiler.render, compiler.kustomize"])
     run("render every overlay", render_all_command(), None, runs if heavy else 1)
     if count >= 100:
         reason = has_cdk8s(args.cdk8s_python)
@@ -404,6 +411,8 @@ def target(name: str, count: int, figures: dict[str, Figure]) -> str:
     """Issue 15's target for a figure of the unified topology, met or missed."""
     floor = figures["kustomize build overlays/prod (floor)"].seconds
     one = figures["render one overlay"].seconds
+    if name == NO_STAMP:
+        return "no target: validates in full (the stamped row is the target's)"
     if name.startswith("build overlays/prod"):
         return verdict(figures[name].seconds <= 1.5 * floor, "<= 1.5 x floor")
     if name in ("check (nothing cached)", "diff (nothing cached)", "render every overlay"):
@@ -415,12 +424,27 @@ def target(name: str, count: int, figures: dict[str, Figure]) -> str:
         if name == "render every overlay" and peer is not None:
             ok = figures[name].seconds <= limit and figures[name].seconds < peer.seconds
             return verdict(ok, f"{text}; < cdk8s ({peer.seconds:.2f} s)")
-        return verdict(figures[name].seconds <= limit, text)
+        ok = figures[name].seconds <= limit
+        return verdict(ok, text + ("" if ok else fixed_cost(name, figures, limit)))
     if name in ("check (one environment changed)", "diff (one environment changed)"):
         return verdict(figures[name].seconds <= 3, "<= 3 s") if count == 100 else ""
     if name in ("compile (from scratch)", "compile (up to date)", "check --no-render"):
         return size_target(count, figures[name], 0.4 if name.startswith("check") else 0.5)
     return ""
+
+
+def fixed_cost(name: str, figures: dict[str, Figure], limit: float) -> str:
+    """The floor of a missed "nothing cached" figure: what the command cannot skip (its
+    Python start, imports, spec load and plan; or the rendering's imports alone) plus one
+    kustomize process (the overlays render in parallel, one process per core)."""
+    one = figures["render one overlay"].seconds
+    if name == "render every overlay":
+        base, what = figures[IMPORTS].seconds, "Python start and imports"
+    else:
+        base, what = figures["check --no-render"].seconds, "spec load and plan (check --no-render)"
+    floor = base + one
+    reach = "cannot be met here" if floor > limit else "within reach"
+    return f"; floor {floor:.2f} s = {what} + one render: {reach}"
 
 
 def split_target(name: str, count: int, figure: Figure) -> str:

@@ -3,17 +3,25 @@ kustomize when nothing changed.
 
 The fingerprint says whether the overlays are current without loading the spec; only
 when it cannot is the spec compiled and compared, which names what drifted. kustomize's
-output and lint's findings are cached by the hashes of their inputs.
+output and lint's findings are cached by the hashes of their inputs. With a cold cache,
+the committed validation stamp (compiler/stamp.py) gives the findings when it records
+this exact rendering, spec, rules, validators and kustomize; else they are computed.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from compiler.console import Output
-from compiler.errors import ExitCode, UsageError
+from compiler.errors import CompilerError, ExitCode, UsageError
+from compiler.kustomize import Kustomize
+from compiler.stamp import Findings, is_findings, read_stamp, stamp_key, stamped_findings
+
+T = TypeVar("T")
 
 
 def build_command(
@@ -37,6 +45,9 @@ def build_command(
     keys = [inputs_digest(o, kustomize.build_command) for o in overlays]
     cached = [cache.get("render", k) if k else None for k in keys]
     todo = [i for i, text in enumerate(cached) if text is None]
+    stamp = read_stamp(root) if validate and stampable(overlays) else None
+    # The stamp's keys hold kustomize's version: asked while kustomize renders.
+    version = Meanwhile(kustomize.version) if stamp and todo else None
     # The real secret.env of a secretGenerator is read here, and its values hidden.
     for index, text in zip(
         todo, render(kustomize, [overlays[i] for i in todo], real_secrets=True), strict=True
@@ -55,19 +66,20 @@ def build_command(
         lint_key = sha256(
             f"{versions}".encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
         )
-        found = cache.get_json("lint", lint_key) if versions is not None else None
-        if not isinstance(found, list) or not all(
-            isinstance(i, dict) and isinstance(i.get("line"), str) and "severity" in i
-            for i in found
-        ):
-            from compiler.check import lint_all
-            from compiler.load import load_spec
+        found: Any = cache.get_json("lint", lint_key) if versions is not None else None
+        if not is_findings(found):
+            found = None
+            if stamp is not None and versions is not None:
+                found = from_stamp(stamp, kustomize, version, versions, names, spec_bytes, rendered)
+            if found is None:
+                from compiler.check import lint_all
+                from compiler.load import load_spec
 
-            spec = spec or load_spec(spec_path)
-            found = [
-                {"line": f.render(), "severity": f.severity}
-                for f in lint_all(spec, names, rendered)
-            ]
+                spec = spec or load_spec(spec_path)
+                found = [
+                    {"line": f.render(), "severity": f.severity}
+                    for f in lint_all(spec, names, rendered)
+                ]
             if versions is not None:
                 cache.put("lint", lint_key, json.dumps(found))
         for item in found:
@@ -87,8 +99,59 @@ def build_command(
     return ExitCode.OK
 
 
-def stale_build_check(output: Output, spec_path: str, names: list[str]) -> Any:
-    """Load the spec, check the environments exist and the overlays are current.
+def stampable(overlays: Sequence[Path]) -> bool:
+    """Whether the stamp may hold these overlays: none has a secretGenerator (whose
+    rendering depends on the git-ignored secret.env)."""
+    from compiler.fingerprint import SECRET_ENV
+
+    return not any((o / f"{SECRET_ENV}.example").exists() for o in overlays)
+
+
+class Meanwhile(Generic[T]):
+    """``call`` run in a thread from now on; ``result`` waits for it (None if it failed)."""
+
+    def __init__(self, call: Callable[[], T]) -> None:
+        self.value: T | None = None
+        self.thread = threading.Thread(target=self.run, args=(call,))
+        self.thread.start()
+
+    def run(self, call: Callable[[], T]) -> None:
+        try:
+            self.value = call()
+        except CompilerError:
+            self.value = None  # the caller does without it
+
+    def result(self) -> T | None:
+        self.thread.join()
+        return self.value
+
+
+def from_stamp(
+    stamp: dict[str, tuple[str, Findings]],
+    kustomize: Kustomize,
+    version: Meanwhile[str] | None,
+    versions: str,
+    names: Sequence[str],
+    spec_bytes: bytes,
+    rendered: Sequence[str],
+) -> Findings | None:
+    """The stamp's findings of ``names`` when it records exactly these renderings, spec,
+    rules, validators and kustomize; else None (validated in full)."""
+    kustomize_version = (version or Meanwhile(kustomize.version)).result()
+    if kustomize_version is None:
+        return None
+    keys = [
+        stamp_key(versions, kustomize_version, name, spec_bytes, text)
+        for name, text in zip(names, rendered, strict=True)
+    ]
+    return stamped_findings(stamp, names, keys)
+
+
+def stale_build_check(
+    output: Output, spec_path: str, names: Sequence[str], spec: Any = None
+) -> Any:
+    """Load the spec (unless given), check the environments exist and the overlays are
+    current.
 
     Returns the spec, or None after reporting that the generated files are stale.
     """
@@ -96,7 +159,7 @@ def stale_build_check(output: Output, spec_path: str, names: list[str]) -> Any:
     from compiler.plan import plan_tree
     from compiler.write import diff_tree
 
-    spec = load_spec(spec_path)
+    spec = spec or load_spec(spec_path)
     enabled = dict(spec.enabled())
     for name in names:
         if name not in spec.environments:

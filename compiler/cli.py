@@ -193,6 +193,27 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     )
     build.set_defaults(run=run_build)
 
+    stamp = command(
+        "stamp",
+        "record that the overlays were validated (spec/llmgateway.validated.json)",
+        "Validate the rendered overlays as build does (schemas and policy) and record, per "
+        "environment, the findings with a key of what they depend on: the rendering, the "
+        "spec, the compiler's rules, the validators' and kustomize's versions. A build with "
+        "a cold cache (a fresh clone) then prints the recorded findings instead of loading "
+        "the validators, when the key of what it renders matches; else it validates. check "
+        "and lint never read it. Run it after compile and commit "
+        "spec/llmgateway.validated.json with the overlays; a stale stamp only makes build "
+        "slower. Environments with a secretGenerator are not stamped.",
+    )
+    spec_argument(stamp)
+    stamp.add_argument(
+        "environments",
+        nargs="*",
+        metavar="ENV",
+        help="the environments to stamp (default: every enabled one); others' entries stay",
+    )
+    stamp.set_defaults(run=run_stamp)
+
     check = command(
         "check",
         "fail when the committed tree drifted from the spec",
@@ -407,6 +428,12 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     return build_command(
         output, args.spec, names, target=args.output, validate=not args.no_validate
     )
+
+
+def run_stamp(args: argparse.Namespace, output: Output) -> int:
+    from compiler.stamp import stamp_command
+
+    return stamp_command(output, args.spec, args.environments)
 
 
 def run_check(args: argparse.Namespace, output: Output) -> int:

@@ -19,10 +19,17 @@ from compiler.errors import ExitCode, ExternalError, KustomizeError
 from compiler.tools import run_tool, stop_all_tools
 
 T = TypeVar("T")
-# Overlays rendered by one kustomize process of a fleet (build_many). Measured on a loaded
-# 2-core machine: two fleets of 50 rendered 100 overlays in 15 s; a fleet of 500 did not
-# finish within the default 120 s timeout (then every overlay is rendered alone).
-FLEET_SIZE = 50
+# Overlays rendered by one kustomize process of a fleet (build_many). kustomize's CPU time
+# an overlay grows with the fleet (measured, kubectl kustomize v5.5.0, 2 cores, user+sys,
+# Go's default collector: 45 ms an overlay in fleets of 20, 49 ms in 50, 65 ms in 100,
+# 135 ms in 250); with the collector below, 32-35 ms in fleets of 15 to 40. A fleet of
+# 500 did not finish within the default 120 s timeout (then every overlay renders alone).
+FLEET_SIZE = 25
+# Go's garbage collector, unless the caller chose otherwise: off until the heap reaches
+# the limit (a soft one: Go collects as usual above it). kustomize's heap is short-lived;
+# measured on fleets of 20 overlays, 0.65 s of CPU against 0.93 s with GOGC=100 (25% less
+# for one overlay alone), about 230 MB resident at most.
+GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "192MiB"}
 INSTALL_HINT = (
     "install kustomize v5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) "
     "or kubectl (which includes it), or set $KUSTOMIZE to the kustomize binary"
@@ -39,6 +46,8 @@ class Kustomize:
     def build(self, directory: str | Path, *, parallel: bool = False) -> str:
         """Render one kustomization directory; raise KustomizeError with its stderr."""
         env = {**os.environ, "LC_ALL": "C"}
+        if not any(name in env for name in GO_RUNTIME):
+            env.update(GO_RUNTIME)
         if parallel:
             # One Go thread per kustomize when several run at once: less contention for
             # the cores (measured: 0.65 -> 0.54 of the serial time on two cores).
