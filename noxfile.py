@@ -259,6 +259,11 @@ def mutation(session: nox.Session) -> None:
                 'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
                 f"pytest_add_cli_args_test_selection = [{selection}]\n"
                 "use_git_change_detection = false\n"
+                # mutmut stops a mutant after (tests' time + 1 s) x 2 x this many CPU
+                # seconds, or half that of wall time: niced on a loaded machine, the
+                # default 15 stopped mutants its tests kill in seconds, and counted
+                # them as killed by a timeout
+                "timeout_multiplier = 60\n"
             )
         # The copy lies inside the checkout (.nox/): git must not find the checkout from
         # there, or the suite's repository_untouched check watches the checkout, where
