@@ -435,3 +435,33 @@ def test_the_cors_origins_are_the_browser_apps_only() -> None:
         "https://playground.example.org",
         "https://code.example.org",
     ]
+
+
+# --- network.py ----------------------------------------------------------------------------
+
+
+def test_the_data_clients_reach_postgres_and_redis_on_their_ports_only() -> None:
+    """README "NetworkPolicy": with restrictEgress the api, gateway and worker reach
+    PostgreSQL and Redis, the in-cluster pods (CloudNativePG's instances, the Redis
+    StatefulSet's pods) or any address when external, on 5432 and 6379 only."""
+    cnpg_instances = {"cnpg.io/cluster": "llmgateway-postgres", "cnpg.io/podRole": "instance"}
+    restricted = "    topology: split\n    networkPolicy: {restrictEgress: true}\n"
+    for database, postgres_peers in (
+        ("{mode: cloudnative-pg}", [{"podSelector": {"matchLabels": cnpg_instances}}]),
+        ("{mode: external, secretName: db}", None),
+    ):
+        documents = lowered(restricted + f"    database: {database}\n")
+        redis_peers = [{"podSelector": {"matchLabels": {"app": "llmgateway-redis"}}}]
+        for service in ("api", "gateway", "worker"):
+            egress = find(documents, "NetworkPolicy", f"llmgateway-{service}")["spec"]["egress"]
+            data = [
+                rule
+                for rule in egress
+                if rule.get("ports") and rule["ports"][0]["port"] in (5432, 6379)
+            ]
+            postgres = {"ports": tcp(5432)}
+            if postgres_peers is not None:
+                postgres = {"to": postgres_peers, **postgres}
+            assert data == [postgres, {"to": redis_peers, "ports": tcp(6379)}], service
+            # every other rule names its ports too: nothing is open on every port
+            assert all(rule.get("ports") for rule in egress), service
