@@ -465,3 +465,73 @@ def test_the_data_clients_reach_postgres_and_redis_on_their_ports_only() -> None
             assert data == [postgres, {"to": redis_peers, "ports": tcp(6379)}], service
             # every other rule names its ports too: nothing is open on every port
             assert all(rule.get("ports") for rule in egress), service
+
+
+# --- availability.py -----------------------------------------------------------------------
+
+
+def test_budgets_spread_and_autoscalers_follow_the_pods_each_service_always_runs() -> None:
+    """README "Availability of the split topology": a Deployment that runs more than one
+    pod at all times (replicas above 1, or autoscaling.minReplicas above 1) gets a
+    PodDisruptionBudget `maxUnavailable: 1` and spreads its pods over nodes
+    (kubernetes.io/hostname, ScheduleAnyway); `autoscaling` adds an autoscaling/v2
+    HorizontalPodAutoscaler on average CPU use (minReplicas 2 and target 80% by default)
+    and leaves the Deployment without `replicas`."""
+    documents = lowered(
+        SPLIT
+        + "    services:\n"
+        + "      gateway: {replicas: 3}\n"
+        + "      api: {replicas: 1}\n"
+        + "      ui: {autoscaling: {minReplicas: 1, maxReplicas: 4,"
+        + " targetCpuUtilizationPercentage: 70}}\n"
+        + "      admin: {autoscaling: {maxReplicas: 3}}\n"
+    )
+    budgets = {
+        d["metadata"]["name"]: d["spec"] for d in documents if d["kind"] == "PodDisruptionBudget"
+    }
+    assert budgets == {
+        f"llmgateway-{s}": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app": "llmgateway", "component": s}},
+        }
+        for s in ("gateway", "admin")
+    }
+    for service in ("api", "gateway", "ui", "admin", "worker"):
+        deployment = find(documents, "Deployment", f"llmgateway-{service}")
+        spread = deployment["spec"]["template"]["spec"].get("topologySpreadConstraints")
+        if service in ("gateway", "admin"):
+            assert spread == [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app": "llmgateway", "component": service}},
+                }
+            ]
+        else:
+            assert spread is None, service
+    scalers = {
+        d["metadata"]["name"]: d["spec"]
+        for d in documents
+        if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    for service, (least, most, target) in {"ui": (1, 4, 70), "admin": (2, 3, 80)}.items():
+        name = f"llmgateway-{service}"
+        assert scalers.pop(name) == {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": least,
+            "maxReplicas": most,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": target},
+                    },
+                }
+            ],
+        }
+        assert "replicas" not in find(documents, "Deployment", name)["spec"]
+    assert scalers == {}
+    assert find(documents, "Deployment", "llmgateway-gateway")["spec"]["replicas"] == 3
+    assert find(documents, "Deployment", "llmgateway-api")["spec"]["replicas"] == 1
