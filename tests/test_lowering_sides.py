@@ -535,3 +535,44 @@ def test_budgets_spread_and_autoscalers_follow_the_pods_each_service_always_runs
     assert scalers == {}
     assert find(documents, "Deployment", "llmgateway-gateway")["spec"]["replicas"] == 3
     assert find(documents, "Deployment", "llmgateway-api")["spec"]["replicas"] == 1
+
+
+def public_ports(documents: list[Any], service: str) -> list[int]:
+    """The ports a service's pods may reach at any address (rules without `to`)."""
+    policy = find(documents, "NetworkPolicy", f"llmgateway-{service}")
+    return [
+        p["port"] for rule in policy["spec"]["egress"] if "to" not in rule for p in rule["ports"]
+    ]
+
+
+def test_the_public_gateway_url_is_reached_on_its_scheme_port() -> None:
+    """README "NetworkPolicy": with restrictEgress, playground and admin reach the public
+    gateway URL, which they call server-side: https on 443 with TLS, http on 80 without;
+    the gateway, worker and api go to 443 (providers, Stripe, sign-in) either way."""
+    restricted = (
+        SPLIT + "    networkPolicy: {restrictEgress: true}\n    services: {playground: {}}\n"
+    )
+    for tls, port in (("true", 443), ("false", 80)):
+        documents = lowered(restricted + f"    ingress: {{tls: {{enabled: {tls}}}}}\n")
+        for service in ("playground", "admin"):
+            assert public_ports(documents, service) == [port], (service, tls)
+        for service in ("gateway", "worker", "api"):
+            assert public_ports(documents, service)[-1:] == [443], (service, tls)
+        assert public_ports(documents, "ui") == []
+
+
+def test_no_egress_to_an_api_that_is_not_deployed() -> None:
+    """The web apps reach the api pods through API_BACKEND_URL (README "NetworkPolicy");
+    with the api disabled there is no such pod, and no rule to it."""
+    restricted = SPLIT + "    networkPolicy: {restrictEgress: true}\n"
+    api = {
+        "to": [{"podSelector": {"matchLabels": {"app": "llmgateway", "component": "api"}}}],
+        "ports": tcp(8080),
+    }
+    with_api = find(lowered(restricted), "NetworkPolicy", "llmgateway-ui")["spec"]["egress"]
+    assert api in with_api
+    documents = lowered(restricted + "    services: {api: {enabled: false}}\n")
+    egress = find(documents, "NetworkPolicy", "llmgateway-ui")["spec"]["egress"]
+    assert egress == [DNS_RULE]
+    egress = find(documents, "NetworkPolicy", "llmgateway-admin")["spec"]["egress"]
+    assert egress == [DNS_RULE, {"ports": tcp(443)}]  # the public gateway URL only
