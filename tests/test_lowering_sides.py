@@ -576,3 +576,35 @@ def test_no_egress_to_an_api_that_is_not_deployed() -> None:
     assert egress == [DNS_RULE]
     egress = find(documents, "NetworkPolicy", "llmgateway-admin")["spec"]["egress"]
     assert egress == [DNS_RULE, {"ports": tcp(443)}]  # the public gateway URL only
+
+
+def test_cloudnative_pg_instances_reach_only_their_peers_and_the_api_server() -> None:
+    """README "NetworkPolicy" (CloudNativePG v1.30.0 docs/src/networking.md:26,
+    security.md:797-827): the instances accept the app pods on 5432, the operator's pods
+    and the cluster's own pods on 8000 and 5432; with restrictEgress they go to DNS, to
+    each other on 5432 and 8000, and to the Kubernetes API server on 443 and 6443 (any
+    address: unknown offline)."""
+    documents = lowered(
+        "    topology: split\n"
+        "    database: {mode: cloudnative-pg}\n"
+        "    networkPolicy: {restrictEgress: true, cnpgOperatorNamespace: operators}\n"
+    )
+    cluster = {"podSelector": {"matchLabels": {"cnpg.io/cluster": "llmgateway-postgres"}}}
+    operator = {
+        **namespace_peer("operators"),
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "cloudnative-pg"}},
+    }
+    spec = find(documents, "NetworkPolicy", "llmgateway-postgres")["spec"]
+    assert spec["podSelector"] == {
+        "matchLabels": {"cnpg.io/cluster": "llmgateway-postgres", "cnpg.io/podRole": "instance"}
+    }
+    assert spec["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": {"app": "llmgateway"}}}], "ports": tcp(5432)},
+        {"from": [operator], "ports": tcp(8000, 5432)},
+        {"from": [cluster], "ports": tcp(8000, 5432)},
+    ]
+    assert spec["egress"] == [
+        DNS_RULE,
+        {"to": [cluster], "ports": tcp(8000, 5432)},
+        {"ports": tcp(443, 6443)},
+    ]
