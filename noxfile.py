@@ -194,6 +194,10 @@ MUTATION_TARGETS = {
         "tests/test_lowering_sides.py",
         "tests/test_lowered_references.py",
         "tests/test_lowered_policy.py",
+        # the schemas and policy rules over every valid case's lowering, and the committed
+        # tree compiled again (in-process; a golden check of the committed split prod)
+        "tests/test_lint.py::test_every_valid_spec_lowers_to_lint_clean_manifests",
+        "tests/test_compile.py::test_committed_tree_is_up_to_date",
     ],
     "compiler/plan.py": ["tests/test_golden_trees.py", "tests/test_plan_rules.py"],
     "compiler/compare.py": [
