@@ -99,13 +99,20 @@ def diff_tree(root: Path, tree: dict[str, bytes]) -> Changes:
     changes = Changes()
     on_disk = existing_files(root)
     conflicts: list[str] = []
-    checked: dict[str, tuple[str | None, str | None]] = {}
+    checked: dict[str, tuple[str | None, str | None, bool]] = {}
     for rel, data in tree.items():
-        target = root / rel
         parent = rel.rpartition("/")[0]
         if parent not in checked:  # each directory is looked at once, not once per file
-            checked[parent] = (first_link(root, parent), first_non_directory(root, rel))
-        link, blocked = checked[parent]
+            checked[parent] = (
+                first_link(root, parent),
+                first_non_directory(root, rel),
+                os.path.lexists(root / parent),
+            )
+        link, blocked, parent_exists = checked[parent]
+        if link is None and blocked is None and not parent_exists:
+            changes.created.append(rel)  # in a folder still to make: nothing can be in the way
+            continue
+        target = root / rel
         if link is None and target.is_symlink():
             link = rel
         if link is not None:
