@@ -13,7 +13,7 @@ rendering an overlay gives exactly the lowering of its environment).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -410,23 +410,31 @@ def secret_files(env: Settings, name: str) -> dict[str, str]:
     }
 
 
-def plan_tree(spec: Spec) -> Tree:
-    """Every generated file of base/ and overlays/, by path relative to the project root."""
+def plan_tree(spec: Spec, sink: Callable[[str, bytes], None] | None = None) -> Tree:
+    """Every generated file of base/ and overlays/, by path relative to the project root.
+
+    ``sink`` is given each file as soon as it is planned (a path planned twice: again).
+    """
     with gc_paused():
-        return _plan_tree(spec)
+        return _plan_tree(spec, sink)
 
 
-def _plan_tree(spec: Spec) -> Tree:
+def _plan_tree(spec: Spec, sink: Callable[[str, bytes], None] | None) -> Tree:
     top = header(spec.path)
     tree: Tree = {}
 
+    def add(path: str, data: bytes) -> None:
+        tree[path] = data
+        if sink is not None:
+            sink(path, data)
+
     def put(path: str, document: Any) -> None:
-        tree[path] = (top + dump(document)).encode("utf-8")
+        add(path, (top + dump(document)).encode("utf-8"))
 
     def put_resource(path: str, resource: Resource) -> None:
         why = comment(resource)
         lines = "".join(f"# {line}".rstrip() + "\n" for line in why.splitlines()) if why else ""
-        tree[path] = (top + lines + dump(resource)).encode("utf-8")
+        add(path, (top + lines + dump(resource)).encode("utf-8"))
 
     base = lower_environment(spec.defaults, None)
     put(
@@ -454,7 +462,7 @@ def _plan_tree(spec: Spec) -> Tree:
             put(prefix + patch.file, patch.content)
         if plan.secret_generator is not None:
             for file, text in secret_files(env, name).items():
-                tree[prefix + file] = (top + text).encode("utf-8")
+                add(prefix + file, (top + text).encode("utf-8"))
     from compiler.docs import DOCS_PATH, environments_page
     from compiler.emit import dump_all
     from compiler.gitops import GITOPS_DIR, gitops_documents
@@ -462,8 +470,8 @@ def _plan_tree(spec: Spec) -> Tree:
     for name, env in spec.enabled():
         documents = gitops_documents(env, name)
         if documents:
-            tree[f"{GITOPS_DIR}/{name}.yaml"] = (top + dump_all(documents)).encode("utf-8")
+            add(f"{GITOPS_DIR}/{name}.yaml", (top + dump_all(documents)).encode("utf-8"))
 
-    tree[DOCS_PATH] = environments_page(spec, listed).encode("utf-8")
-    tree[FINGERPRINT_PATH] = fingerprint_text(spec.path, spec.source, tree).encode("utf-8")
+    add(DOCS_PATH, environments_page(spec, listed).encode("utf-8"))
+    add(FINGERPRINT_PATH, fingerprint_text(spec.path, spec.source, tree).encode("utf-8"))
     return dict(sorted(tree.items()))
