@@ -6,6 +6,7 @@ like every generated file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from compiler import upstream
@@ -13,7 +14,7 @@ from compiler.console import Output
 from compiler.emit import header_text
 from compiler.errors import ExitCode
 from compiler.lower import lower_environment
-from compiler.lower.meta import APP, POSTGRES, REDIS, hosts, service_name
+from compiler.lower.meta import APP, POSTGRES, REDIS, Resource, hosts, service_name
 from compiler.lower.unified import SERVICE_PORTS
 from compiler.spec import EnvironmentSettings, Service, Spec, shared_data_directory_message
 
@@ -201,8 +202,9 @@ def diagram(env: EnvironmentSettings, name: str) -> list[str]:
     return lines
 
 
-def environments_page(spec: Spec) -> str:
-    """The whole page, one section per enabled environment."""
+def environments_page(spec: Spec, lowered: Mapping[str, list[Resource]] | None = None) -> str:
+    """The whole page, one section per enabled environment (``lowered``: the environments'
+    resources when the caller has them already)."""
     lines = [
         f"<!-- {header_text(spec.path)} -->",
         "# LLM Gateway environments",
@@ -211,7 +213,7 @@ def environments_page(spec: Spec) -> str:
     ]
     ports = dict(SERVICE_PORTS)
     for name, env in spec.enabled():
-        resources = lower_environment(env, name)
+        resources = lowered[name] if lowered is not None else lower_environment(env, name)
         lines += ["", f"## {name}", ""]
         if env.split:
             image = f"images `{env.image.split_repository_prefix}-<service>:{env.image.tag}`"

@@ -41,8 +41,21 @@ def header(spec_path: str) -> str:
     return f"# {header_text(spec_path)}\n"
 
 
+# Strings already written, and how: a fleet repeats the same keys and values thousands of
+# times. Bounded, so a long-lived process does not keep every string it ever wrote.
+_WRITTEN: dict[str, str] = {}
+_WRITTEN_MAX = 100_000
+
+
 def scalar(value: Any) -> str:
     """One scalar as YAML text."""
+    if type(value) is str:
+        text = _WRITTEN.get(value)
+        if text is None:
+            if len(_WRITTEN) >= _WRITTEN_MAX:
+                _WRITTEN.clear()
+            text = _WRITTEN[value] = _string(value)
+        return text
     if value is None:
         return "null"
     if value is True:
@@ -54,17 +67,21 @@ def scalar(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
-        if (
-            _PLAIN.fullmatch(value)
-            and not value.endswith(":")
-            and value.lower() not in _KEYWORDS
-            and not _NUMBER.fullmatch(value)
-        ):
-            return value
-        return _NON_PRINTABLE.sub(
-            lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
-        )
+        return _string(value)
     raise TypeError(f"cannot emit {type(value).__name__} as YAML")
+
+
+def _string(value: str) -> str:
+    if (
+        _PLAIN.fullmatch(value)
+        and not value.endswith(":")
+        and value.lower() not in _KEYWORDS
+        and not _NUMBER.fullmatch(value)
+    ):
+        return value
+    return _NON_PRINTABLE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
+    )
 
 
 def dump(document: Any) -> str:

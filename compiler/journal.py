@@ -2,8 +2,9 @@
 
 Before a write changes anything it records its plan in `.llmgw-journal` (atomically:
 a temporary file, then a rename): every target, whether it existed, and the
-directories it creates. Every new content is staged as `FILE.llmgw-tmp`, every old one
-moved to `FILE.llmgw-bak` before its replacement is renamed in. When every swap is done
+directories it creates. A new file is written in place (the journal names it, so an
+undo removes it); a changed one is staged as `FILE.llmgw-tmp`, and its old content
+moved to `FILE.llmgw-bak` before the staged file is renamed in. When every swap is done
 the write creates `.llmgw-journal.committed`, its commit point, then removes backups,
 the journal and the marker, in that order.
 
@@ -115,8 +116,11 @@ def undo(root: Path, plan: Plan) -> None:
 
 
 def finish(root: Path, plan: Plan) -> None:
-    """Complete a committed ``plan``: drop backups and what deletions emptied."""
-    for rel in plan.writes + plan.deletes:
+    """Complete a committed ``plan``: drop backups and what deletions emptied.
+
+    Only a replaced or deleted file has a backup; a new file is written in place and
+    leaves nothing behind (a stray staged file is still swept by ``recover``)."""
+    for rel in plan.existed + plan.deletes:
         remove(temp_of(root / rel))
         remove(backup_of(root / rel))
     for rel in sorted(plan.deletes, key=lambda r: -r.count("/")):

@@ -13,13 +13,14 @@ rendering an overlay gives exactly the lowering of its environment).
 
 from __future__ import annotations
 
-import json
+import marshal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.emit import dump, header
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, fingerprint_text
+from compiler.gcpause import gc_paused
 from compiler.lower import comment, lower_environment
 from compiler.lower.meta import APP, Resource, service_name
 from compiler.lower.split import image as split_image
@@ -128,8 +129,9 @@ def split_replicas(defaults: Settings, env: Settings) -> list[dict[str, Any]]:
 
 def apply_fields(resources: list[Resource], fields: OverlayFields) -> list[Resource]:
     """What kustomize's namespace, labels, images and replicas fields do to ``resources``."""
-    # A JSON round trip copies plain data several times faster than copy.deepcopy.
-    out: list[Resource] = json.loads(json.dumps(resources))
+    # A marshal round trip copies plain data (dicts, lists, strings, numbers) exactly, and
+    # several times faster than copy.deepcopy or a JSON round trip.
+    out: list[Resource] = marshal.loads(marshal.dumps(resources))
     for resource in out:
         kind = resource["kind"]
         meta = resource["metadata"]
@@ -323,6 +325,7 @@ class OverlayPlan:
     patches: list[Patch]
     secret_generator: str | None = None  # the Secret's name, with source: generator
     namespace: str = ""
+    lowered: list[Resource] = field(default_factory=list)  # the environment, lowered
 
 
 def plan_overlay(defaults: Settings, base: list[Resource], env: Settings, name: str) -> OverlayPlan:
@@ -358,7 +361,7 @@ def plan_overlay(defaults: Settings, base: list[Resource], env: Settings, name: 
             }
             patches.append(Patch("delete-" + file_name(original), delete, target(original)))
     generator = env.auth_secret.name if env.auth_secret.source == "generator" else None
-    return OverlayPlan(fields, added, patches, generator, env.namespace)
+    return OverlayPlan(fields, added, patches, generator, env.namespace, wanted)
 
 
 def overlay_kustomization(plan: OverlayPlan) -> dict[str, Any]:
@@ -396,6 +399,11 @@ def secret_files(env: Settings, name: str) -> dict[str, str]:
 
 def plan_tree(spec: Spec) -> Tree:
     """Every generated file of base/ and overlays/, by path relative to the project root."""
+    with gc_paused():
+        return _plan_tree(spec)
+
+
+def _plan_tree(spec: Spec) -> Tree:
     top = header(spec.path)
     tree: Tree = {}
 
@@ -418,8 +426,10 @@ def plan_tree(spec: Spec) -> Tree:
     )
     for resource in base:
         put_resource(f"base/{file_name(resource)}", resource)
+    lowered: dict[str, list[Resource]] = {}
     for name, env in spec.enabled():
         plan = plan_overlay(spec.defaults, base, env, name)
+        lowered[name] = plan.lowered
         prefix = f"overlays/{name}/"
         put(prefix + "kustomization.yaml", overlay_kustomization(plan))
         for resource in plan.resources:
@@ -438,6 +448,7 @@ def plan_tree(spec: Spec) -> Tree:
         if documents:
             tree[f"{GITOPS_DIR}/{name}.yaml"] = (top + dump_all(documents)).encode("utf-8")
 
-    tree[DOCS_PATH] = environments_page(spec).encode("utf-8")
+    # The page lists each environment's resources: lowered above, not a second time.
+    tree[DOCS_PATH] = environments_page(spec, lowered).encode("utf-8")
     tree[FINGERPRINT_PATH] = fingerprint_text(spec.path, spec.source, tree).encode("utf-8")
     return dict(sorted(tree.items()))

@@ -4,10 +4,12 @@ A file under base/ or overlays/ whose first line is the generated header belongs
 compiler: it is rewritten when its content changes and deleted when the plan no longer
 has it. Any other file there belongs to the user and is never touched.
 
-All or nothing: every new content is first written to a temporary file beside its
-target; then each target is moved aside to a backup and the new file renamed in. If any
-step fails or the command is interrupted, the write is undone, so the tree is exactly the
-old one; if the process is killed, the next write undoes or finishes it (journal.py).
+All or nothing: a file that changes gets its new content in a temporary file beside it;
+then it is moved aside to a backup and the new file renamed in. A file that is new is
+written in place, once (the journal names it, so an undo removes it): creating a tree of
+thousands of files costs one file creation each. If any step fails or the command is
+interrupted, the write is undone, so the tree is exactly the old one; if the process is
+killed, the next write undoes or finishes it (journal.py).
 Writers take a lock, so two compiles never write the same tree at once.
 """
 
@@ -230,20 +232,32 @@ def apply_changes(
     if not changes.writes and not changes.deleted:
         return
     plan = Plan(writes=changes.writes, existed=sorted(changes.updated), deletes=changes.deleted)
+    planned: set[str] = set()
     for rel in changes.writes:
-        for parent in reversed(Path(rel).parents[:-1]):
-            if parent.as_posix() not in plan.directories and not (root / parent).exists():
-                plan.directories.append(parent.as_posix())
+        parent = rel.rpartition("/")[0]
+        if parent in planned:  # each folder looked at once, not once per file
+            continue
+        for folder in reversed(Path(parent).parents[:-1]):
+            if folder.as_posix() not in planned and not (root / folder).exists():
+                planned.add(folder.as_posix())
+                plan.directories.append(folder.as_posix())
+        planned.add(parent)
+        if not (root / parent).exists():
+            plan.directories.append(parent)
     try:
         open_journal(root, plan)
         for rel in plan.directories:
             fs.makedir(root / rel)
-        for rel in changes.writes:
+        # A new file is written in place: nothing is there to keep whole, and the
+        # journal lists it, so an interrupted write removes it (journal.undo). A file
+        # that changes is staged beside its target, then swapped in.
+        for rel in changes.created:
+            fs.write(root / rel, tree[rel])
+        for rel in changes.updated:
             fs.write(temp_of(root / rel), tree[rel])
-        for rel in changes.writes:
+        for rel in changes.updated:
             target = root / rel
-            if rel in changes.updated:
-                fs.replace(target, backup_of(target))
+            fs.replace(target, backup_of(target))
             fs.replace(temp_of(target), target)
         for rel in changes.deleted:
             fs.replace(root / rel, backup_of(root / rel))

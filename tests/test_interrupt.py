@@ -228,3 +228,37 @@ def test_two_compiles_at_once_both_succeed(project: Path) -> None:
         assert process.returncode == 0, stderr
     assert leftovers(project) == []
     assert run_cli("check", "--no-render").code == 0
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)],
+    ids=["kill", "sigint"],
+)
+def test_a_compile_into_an_empty_tree_stopped_while_creating_leaves_nothing(
+    signum: int, code: int, project: Path
+) -> None:
+    """New files are written in place, not staged: stopped once some of them exist, the
+    tree is the spec alone again (Ctrl-C undoes at once; after a kill, the next compile)."""
+    use(project, make_spec(ENVIRONMENTS))
+    before = read_tree(project)
+    point = (project / "overlays" / "team-0005" / "kustomization.yaml",)
+    process = start_compile(project, stop_at=point)
+    signal_at(process, point, signum)
+    stderr = ended(process)
+    assert process.returncode == code, stderr
+    assert not any(p.name.endswith(TEMP_SUFFIX) for p in project.rglob("*")), "staged"
+    if signum == signal.SIGKILL:
+        assert (project / JOURNAL).exists()
+        assert run_cli("check", "--no-render").code == 1
+        from compiler.journal import recover, writer_lock
+
+        with writer_lock(project, 10):  # as the next compile does before anything else
+            recover(project)
+    assert read_tree(project) == before
+    assert leftovers(project) == []
+    assert not (project / "overlays").exists()
+    assert not (project / "base").exists()
+    again = run_cli("compile", "-q")
+    assert again.code == 0, again.err
+    assert run_cli("check", "--no-render").code == 0

@@ -99,3 +99,33 @@ def test_compile_failure_exits_3_and_changes_nothing(
         "base/deployment-llmgateway.yaml.llmgw-bak); nothing was changed"
     )
     assert read_tree(project) == before
+
+
+def test_a_new_tree_is_written_once_per_file(project: Path) -> None:
+    """Into an empty tree every file is created once, in place: no staged copy, rename or
+    backup per file (compiling 1,000 environments creates about 15,000 files)."""
+    tree = plan_tree(load_spec("spec/llmgateway.yaml"))
+    changes = diff_tree(project, tree)
+    assert sorted(changes.created) == sorted(tree)
+
+    class Recording(Filesystem):
+        def __init__(self) -> None:
+            self.written: list[str] = []
+            self.replaced: list[str] = []
+
+        def write(self, path: Path, data: bytes) -> None:
+            self.written.append(path.relative_to(project).as_posix())
+            super().write(path, data)
+
+        def replace(self, source: Path, target: Path) -> None:
+            self.replaced.append(target.relative_to(project).as_posix())
+            super().replace(source, target)
+
+    recording = Recording()
+    apply_changes(project, tree, changes, recording)
+    assert recording.written == [*sorted(tree), ".llmgw-journal.committed"]
+    assert recording.replaced == []
+    assert read_tree(project) == {
+        **tree,
+        "spec/llmgateway.yaml": read_tree(project)["spec/llmgateway.yaml"],
+    }
