@@ -184,8 +184,15 @@ MUTATION_TARGETS = {
     # test_validate_cases.py runs; its renderings with kustomize would run for every mutant
     "compiler/spec.py": ["tests/test_spec_rules.py", "tests/test_validate_cases.py"],
     # the facts tables of the rendering tests, run on the lowering in-process
-    # (test_lowered_facts.py), instead of their kustomize renderings for every mutant
-    "compiler/lower/*.py": ["tests/test_golden_trees.py", "tests/test_lowered_facts.py"],
+    # (test_lowered_facts.py), instead of their kustomize renderings for every mutant; the
+    # rule sides those specs never take, on small specs lowered in-process; Kubernetes'
+    # rules for one resource to find another, on every valid case lowered in-process
+    "compiler/lower/*.py": [
+        "tests/test_golden_trees.py",
+        "tests/test_lowered_facts.py",
+        "tests/test_lowering_sides.py",
+        "tests/test_lowered_references.py",
+    ],
     "compiler/plan.py": ["tests/test_golden_trees.py", "tests/test_plan_rules.py"],
     "compiler/compare.py": [
         "tests/test_compare.py",
@@ -252,6 +259,11 @@ def mutation(session: nox.Session) -> None:
                 'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
                 f"pytest_add_cli_args_test_selection = [{selection}]\n"
                 "use_git_change_detection = false\n"
+                # mutmut stops a mutant after (tests' time + 1 s) x 2 x this many CPU
+                # seconds, or half that of wall time: niced on a loaded machine, the
+                # default 15 stopped mutants its tests kill in seconds, and counted
+                # them as killed by a timeout
+                "timeout_multiplier = 60\n"
             )
         # The copy lies inside the checkout (.nox/): git must not find the checkout from
         # there, or the suite's repository_untouched check watches the checkout, where
