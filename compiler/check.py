@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import shlex
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.compare import (
     FileDrift,
@@ -23,7 +24,7 @@ from compiler.compare import (
 )
 from compiler.console import Output
 from compiler.emit import scalar
-from compiler.errors import ExitCode, ExternalError, UsageError
+from compiler.errors import CompilerError, ExitCode, ExternalError, UsageError
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path, golden_text
 from compiler.journal import leftovers
@@ -35,6 +36,9 @@ from compiler.rendered import load_rendered
 from compiler.secretignore import exposed_env_files, left_behind
 from compiler.spec import Spec
 from compiler.write import existing_files, is_generated, read_file
+
+if TYPE_CHECKING:
+    from compiler.rendercache import RenderCache
 
 
 @dataclass
@@ -157,8 +161,51 @@ def lint_all(
     return found
 
 
-def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
-    """Every kind of drift of the project at ``root``."""
+class EarlyRender:
+    """The overlays on disk rendered into the render cache in a thread from the start of
+    `check`, while the spec is loaded and planned: kustomize's time overlaps the
+    spec's (issue 15: at a few environments a process's fixed costs dominate). The cache's
+    own keys decide what is used later, so a rendering whose inputs changed meanwhile (or
+    that compile would change) is never taken for the overlay's. Only for at most
+    ``LIMIT`` overlays: with more, a drifted tree would waste a fleet's rendering."""
+
+    LIMIT = 10
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()  # the thread's paths never depend on the current directory
+        self.cache: RenderCache | None = None
+        overlays = sorted(p.parent for p in (self.root / "overlays").glob("*/kustomization.yaml"))
+        self.thread: threading.Thread | None = None
+        if 0 < len(overlays) <= self.LIMIT:
+            self.thread = threading.Thread(target=self.run, args=(overlays,))
+            self.thread.start()
+
+    def run(self, overlays: list[Path]) -> None:
+        from compiler.kustomize import find_kustomize
+        from compiler.render import render as render_overlays
+        from compiler.rendercache import RenderCache
+
+        try:
+            kustomize = find_kustomize()
+            cache = RenderCache(self.root, kustomize)
+            cacheable = [o for o, key in zip(overlays, cache.keys(overlays), strict=True) if key]
+            render_overlays(kustomize, cacheable, cache=cache)
+            self.cache = cache
+        except CompilerError:
+            pass  # rendered again where it is needed, which reports it
+
+    def done(self) -> RenderCache | None:
+        """Wait for the rendering; its cache (kustomize's identity asked once), or None."""
+        if self.thread is not None:
+            self.thread.join()
+        return self.cache
+
+
+def check(
+    spec: Spec, tree: Tree, root: Path, *, render: bool, early: EarlyRender | None = None
+) -> CheckReport:
+    """Every kind of drift of the project at ``root`` (``early``: overlays being rendered
+    since the command started)."""
     report = CheckReport(file_drift(root, tree), rendered=False)
     report.secrets = exposed_env_files(root, spec)
     report.notes.extend(stray.warning() for stray in left_behind(root, spec))
@@ -191,9 +238,8 @@ def check(spec: Spec, tree: Tree, root: Path, *, render: bool) -> CheckReport:
                 f"overlays/{name}/{SECRET_ENV}); checked with placeholders"
             )
     kustomize = find_kustomize()
-    rendered = render_overlays(
-        kustomize, [root / "overlays" / n for n in names], cache=RenderCache(root, kustomize)
-    )
+    cache = (early.done() if early else None) or RenderCache(root, kustomize)
+    rendered = render_overlays(kustomize, [root / "overlays" / n for n in names], cache=cache)
     report.rendered = True
     report.golden = golden_drift(names, rendered, root)
     report.findings = lint_all(spec, names, rendered, LintCache(root))
@@ -350,8 +396,13 @@ def check_command(output: Output, spec_path: str, *, render: bool, fmt: str) -> 
     from compiler.load import load_spec
     from compiler.plan import plan_tree
 
-    spec = load_spec(spec_path)
-    report = check(spec, plan_tree(spec), Path("."), render=render)
+    early = EarlyRender(Path(".")) if render else None
+    try:
+        spec = load_spec(spec_path)
+        report = check(spec, plan_tree(spec), Path("."), render=render, early=early)
+    finally:
+        if early is not None:
+            early.done()  # no kustomize left running behind the command
     if fmt == "json":
         output.say(json.dumps(report.as_json(), indent=2, default=str))
         return ExitCode.DIFFERENCES if report.failed else ExitCode.OK
