@@ -608,3 +608,40 @@ def test_cloudnative_pg_instances_reach_only_their_peers_and_the_api_server() ->
         {"to": [cluster], "ports": tcp(8000, 5432)},
         {"ports": tcp(443, 6443)},
     ]
+
+
+def test_each_split_policy_names_its_peers_and_the_app_port() -> None:
+    """README "NetworkPolicy" table: the ingress controller's pods reach each web service,
+    the app pods also the api, Prometheus's namespace also the gateway, each on the pod
+    port 8080 only (a rule without ports would open every port); with restrictEgress the
+    ui reaches DNS and the api pods on 8080, nothing else."""
+    documents = lowered(
+        SPLIT
+        + "    networkPolicy: {restrictEgress: true}\n"
+        + "    monitoring: {serviceMonitor: true}\n"
+    )
+    controller = {
+        **namespace_peer("ingress-nginx"),
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+    }
+    app_pods = {"podSelector": {"matchLabels": {"app": "llmgateway"}}}
+    api_pods = {"podSelector": {"matchLabels": {"app": "llmgateway", "component": "api"}}}
+    expected_ingress = {
+        "ui": [{"from": [controller], "ports": tcp(8080)}],
+        "api": [
+            {"from": [controller], "ports": tcp(8080)},
+            {"from": [app_pods], "ports": tcp(8080)},
+        ],
+        "gateway": [
+            {"from": [controller], "ports": tcp(8080)},
+            {"from": [namespace_peer("monitoring")], "ports": tcp(8080)},
+        ],
+    }
+    for service, ingress in expected_ingress.items():
+        spec = find(documents, "NetworkPolicy", f"llmgateway-{service}")["spec"]
+        assert spec["ingress"] == ingress, service
+    ui = find(documents, "NetworkPolicy", "llmgateway-ui")["spec"]
+    assert ui["egress"] == [DNS_RULE, {"to": [api_pods], "ports": tcp(8080)}]
+    worker = find(documents, "NetworkPolicy", "llmgateway-worker")["spec"]
+    assert "ingress" not in worker  # nothing reaches the worker
+    assert worker["policyTypes"] == ["Ingress", "Egress"]
