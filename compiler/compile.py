@@ -14,12 +14,12 @@ def compile_command(output: Output, spec_path: str, *, quiet: bool) -> int:
     from compiler.load import load_spec
     from compiler.plan import plan_tree
     from compiler.secretignore import IGNORE_RULE, ensure_ignore_rule, left_behind
-    from compiler.write import write_tree
+    from compiler.write import write_planned
 
     spec = load_spec(spec_path)
     output.warnings(spec.warnings)
     root = Path()
-    changes = write_tree(root, plan_tree(spec))
+    changes = write_planned(root, lambda sink: plan_tree(spec, sink))
     for line in changes.lines():
         if quiet and line.lstrip().startswith("unchanged"):
             continue

@@ -14,7 +14,7 @@ from compiler.console import Output
 from compiler.emit import header_text
 from compiler.errors import ExitCode
 from compiler.lower import lower_environment
-from compiler.lower.meta import APP, POSTGRES, REDIS, Resource, hosts, service_name
+from compiler.lower.meta import APP, POSTGRES, REDIS, hosts, service_name
 from compiler.lower.unified import SERVICE_PORTS
 from compiler.spec import EnvironmentSettings, Service, Spec, shared_data_directory_message
 
@@ -202,9 +202,9 @@ def diagram(env: EnvironmentSettings, name: str) -> list[str]:
     return lines
 
 
-def environments_page(spec: Spec, lowered: Mapping[str, list[Resource]] | None = None) -> str:
-    """The whole page, one section per enabled environment (``lowered``: the environments'
-    resources when the caller has them already)."""
+def environments_page(spec: Spec, listed: Mapping[str, list[tuple[str, str]]] | None = None) -> str:
+    """The whole page, one section per enabled environment (``listed``: each environment's
+    resources as (kind, name), when the caller lowered them already)."""
     lines = [
         f"<!-- {header_text(spec.path)} -->",
         "# LLM Gateway environments",
@@ -213,7 +213,11 @@ def environments_page(spec: Spec, lowered: Mapping[str, list[Resource]] | None =
     ]
     ports = dict(SERVICE_PORTS)
     for name, env in spec.enabled():
-        resources = lowered[name] if lowered is not None else lower_environment(env, name)
+        resources = (
+            listed[name]
+            if listed is not None
+            else [(r["kind"], r["metadata"]["name"]) for r in lower_environment(env, name)]
+        )
         lines += ["", f"## {name}", ""]
         if env.split:
             image = f"images `{env.image.split_repository_prefix}-<service>:{env.image.tag}`"
@@ -245,8 +249,8 @@ def environments_page(spec: Spec, lowered: Mapping[str, list[Resource]] | None =
         )
         lines += ["", f"`/metrics` on the gateway host is refused to every client; {scraped}."]
         lines += ["", "Resources:", ""]
-        for resource in resources:
-            lines.append(f"- {resource['kind']} `{resource['metadata']['name']}`")
+        for kind, resource_name in resources:
+            lines.append(f"- {kind} `{resource_name}`")
         if env.auth_secret.source == "generator":
             lines.append(f"- Secret `{env.auth_secret.name}-<hash>` (secretGenerator)")
         elif env.auth_secret.source == "existing":

@@ -6,7 +6,9 @@ directories it creates. A new file is written in place (the journal names it, so
 undo removes it); a changed one is staged as `FILE.llmgw-tmp`, and its old content
 moved to `FILE.llmgw-bak` before the staged file is renamed in. When every swap is done
 the write creates `.llmgw-journal.committed`, its commit point, then removes backups,
-the journal and the marker, in that order.
+the journal and the marker, in that order. A tree made from nothing (none of its
+folders exists) is written into `.llmgw-stage/` instead, its folders renamed into
+place before the commit point; an undo renames them back and removes the staging folder.
 
 Whatever stops a write (an error, Ctrl-C, SIGTERM, SIGKILL, a power cut of the process),
 the next write, or ``recover``, reads the journal and either undoes the write (no
@@ -15,7 +17,8 @@ directories removed) or finishes it (marker: backups removed). Both steps are
 idempotent, so a crash during recovery is recovered the same way.
 
 The lock (`.llmgw-lock`, holding the writer's pid) is an flock: the kernel releases it
-when its holder dies, so a stale lock file is simply taken over.
+when its holder dies, so a stale lock file is simply taken over. (A process writing the
+staging folder for the compile shares its lock, so it is held until both have ended.)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -39,6 +43,8 @@ COMMITTED = ".llmgw-journal.committed"
 LOCK = ".llmgw-lock"
 TEMP_SUFFIX = ".llmgw-tmp"
 BACKUP_SUFFIX = ".llmgw-bak"
+# Where a tree made from nothing is written before its folders are renamed into place.
+STAGING = ".llmgw-stage"
 GENERATED_DIRS = ("base", "overlays", "docs", "gitops")
 MAX_JOURNAL_BYTES = 256 * 1024 * 1024
 
@@ -59,6 +65,8 @@ class Plan:
     existed: list[str] = field(default_factory=list)  # the writes that replace a file
     deletes: list[str] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)  # created, parents first
+    # Top folders (base, overlays ...) written under STAGING, then renamed into place.
+    staged: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, separators=(",", ":")).encode()
@@ -72,6 +80,10 @@ class Plan:
         ):
             raise ValueError("not a journal")
         plan = cls(*(raw[k] for k in fields))
+        staged = raw.get("staged", [])  # absent from the journals of older versions
+        if not isinstance(staged, list) or not all(top in GENERATED_DIRS for top in staged):
+            raise ValueError("not a journal")
+        plan.staged = staged
         for rel in plan.writes + plan.deletes + plan.directories:
             parts = Path(rel).parts
             if (
@@ -113,6 +125,12 @@ def undo(root: Path, plan: Plan) -> None:
     for rel in reversed(plan.directories):
         with contextlib.suppress(OSError):
             (root / rel).rmdir()
+    for top in plan.staged:
+        # None of them existed when the write began (it stages only then): one in place
+        # and not in the staging folder was renamed there by the write.
+        if os.path.lexists(root / top) and not os.path.lexists(root / STAGING / top):
+            os.replace(root / top, root / STAGING / top)
+    remove_staging(root)
 
 
 def finish(root: Path, plan: Plan) -> None:
@@ -123,6 +141,7 @@ def finish(root: Path, plan: Plan) -> None:
     for rel in plan.existed + plan.deletes:
         remove(temp_of(root / rel))
         remove(backup_of(root / rel))
+    remove_staging(root)
     for rel in sorted(plan.deletes, key=lambda r: -r.count("/")):
         directory = (root / rel).parent
         while directory != root and directory.name not in GENERATED_DIRS:
@@ -131,6 +150,15 @@ def finish(root: Path, plan: Plan) -> None:
             except OSError:
                 break
             directory = directory.parent
+
+
+def remove_staging(root: Path) -> None:
+    """Remove the staging folder and all in it: only a write puts anything there."""
+    path = root / STAGING
+    if os.path.islink(path):
+        path.unlink()  # never followed
+    elif os.path.lexists(path):
+        shutil.rmtree(path)
 
 
 def open_journal(root: Path, plan: Plan) -> None:
@@ -151,7 +179,9 @@ def close_journal(root: Path) -> None:
 def leftovers(root: Path) -> list[str]:
     """What an interrupted write left behind (journal, staged and backup files)."""
     found = [
-        name for name in (JOURNAL, COMMITTED, JOURNAL + TEMP_SUFFIX) if os.path.lexists(root / name)
+        name
+        for name in (JOURNAL, COMMITTED, JOURNAL + TEMP_SUFFIX, STAGING)
+        if os.path.lexists(root / name)
     ]
     for top in GENERATED_DIRS:
         if not (root / top).is_dir() or (root / top).is_symlink():
@@ -193,6 +223,7 @@ def recover(root: Path) -> None:
                         continue
                 if "/" in rel:
                     remove(path)
+            remove_staging(root)
             close_journal(root)
         except OSError as exc:
             raise ExternalError(

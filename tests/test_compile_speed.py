@@ -3,6 +3,7 @@ themselves are bench/run.py's: timed tests would be flaky on a shared machine)."
 
 from __future__ import annotations
 
+import copy
 import gc
 from typing import Any
 
@@ -40,8 +41,11 @@ def test_planning_lowers_each_environment_once(
 
 
 def test_the_page_from_the_planned_lowering_is_the_page_alone(fleet: Spec) -> None:
-    lowered = {name: lower_environment(env, name) for name, env in fleet.enabled()}
-    assert environments_page(fleet, lowered) == environments_page(fleet)
+    listed = {
+        name: [(r["kind"], r["metadata"]["name"]) for r in lower_environment(env, name)]
+        for name, env in fleet.enabled()
+    }
+    assert environments_page(fleet, listed) == environments_page(fleet)
 
 
 def test_planning_runs_no_cyclic_collection_and_restores_the_collector(fleet: Spec) -> None:
@@ -82,3 +86,28 @@ def test_cached_string_scalars_are_written_as_before_and_bounded(
     # Equal values of other types are not strings: never answered from the cache.
     emit.scalar("1")
     assert (emit.scalar(1), emit.scalar(True), emit.scalar("True")) == ("1", "true", '"True"')
+
+
+def test_the_simulated_fields_share_what_they_do_not_change(fleet: Spec) -> None:
+    """Each environment's view of the base copies only what kustomize's fields change
+    (labels, namespace, images, replicas), not every resource of the base."""
+    base = lower_environment(fleet.defaults, None)
+    before = copy.deepcopy(base)
+    name, env = next(iter(fleet.enabled()))
+    simulated = plan.apply_fields(base, plan.overlay_fields(fleet.defaults, env, name))
+    assert base == before  # the base is left alone
+    for original, seen in zip(base, simulated, strict=True):
+        assert seen is not original
+        assert seen["metadata"]["labels"]["app.kubernetes.io/instance"] == name
+        if original["kind"] in plan.WORKLOADS:
+            pod, original_pod = (
+                seen["spec"]["template"]["spec"],
+                original["spec"]["template"]["spec"],
+            )
+            assert pod.get("volumes") is original_pod.get("volumes")
+            for container, original_container in zip(
+                pod["containers"], original_pod["containers"], strict=True
+            ):
+                assert container["env"] is original_container["env"]
+        elif "spec" in original:
+            assert seen["spec"] is original["spec"]

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bench.run import make_spec
-from compiler.journal import BACKUP_SUFFIX, COMMITTED, JOURNAL, LOCK, TEMP_SUFFIX
+from compiler.journal import BACKUP_SUFFIX, COMMITTED, JOURNAL, LOCK, STAGING, TEMP_SUFFIX
 from tests.conftest import ROOT
 from tests.helpers import read_tree, run_cli
 
@@ -36,7 +36,7 @@ STOP_AT = ROOT / "tests" / "stop_at.py"
 
 
 def leftovers(root: Path) -> list[str]:
-    names = (JOURNAL, COMMITTED, LOCK, JOURNAL + TEMP_SUFFIX)
+    names = (JOURNAL, COMMITTED, LOCK, JOURNAL + TEMP_SUFFIX, STAGING)
     return sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
@@ -235,11 +235,11 @@ def test_two_compiles_at_once_both_succeed(project: Path) -> None:
     [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)],
     ids=["kill", "sigint"],
 )
-def test_a_compile_into_an_empty_tree_stopped_while_creating_leaves_nothing(
+def test_a_compile_into_an_empty_tree_stopped_while_its_folders_move_in_leaves_nothing(
     signum: int, code: int, project: Path
 ) -> None:
-    """New files are written in place, not staged: stopped once some of them exist, the
-    tree is the spec alone again (Ctrl-C undoes at once; after a kill, the next compile)."""
+    """Stopped once overlays/ is in place and before the rest of the tree is, the tree is
+    the spec alone again (Ctrl-C undoes at once; after a kill, the next compile)."""
     use(project, make_spec(ENVIRONMENTS))
     before = read_tree(project)
     point = (project / "overlays" / "team-0005" / "kustomization.yaml",)
@@ -259,6 +259,71 @@ def test_a_compile_into_an_empty_tree_stopped_while_creating_leaves_nothing(
     assert leftovers(project) == []
     assert not (project / "overlays").exists()
     assert not (project / "base").exists()
+    again = run_cli("compile", "-q")
+    assert again.code == 0, again.err
+    assert run_cli("check", "--no-render").code == 0
+
+
+def stopped_child(process: subprocess.Popen[bytes]) -> int:
+    """The pid of ``process``'s child once it stopped itself at its point."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if fields[0] in ("T", "t") and int(fields[1]) == process.pid:
+                return int(stat.parent.name)
+        if process.poll() is not None:
+            pytest.fail("the compile ended before its writer reached the point")
+        time.sleep(0.005)
+    process.kill()
+    pytest.fail("the writer never reached the point")
+
+
+def ended_continuing(process: subprocess.Popen[bytes]) -> str:
+    """Wait for the process, continuing it when it stops itself at the point (its undo
+    touches the files the point watches); its stderr."""
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if is_stopped(process):
+            process.send_signal(signal.SIGCONT)
+        time.sleep(0.005)
+    return ended(process)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130), (signal.SIGTERM, 143)],
+    ids=["kill", "sigint", "sigterm"],
+)
+def test_a_compile_from_nothing_stopped_while_its_files_are_written_leaves_nothing(
+    signum: int, code: int, project: Path
+) -> None:
+    """A tree made from nothing is written by a child process into the staging folder
+    while the compile plans the rest: the compile signalled while its writer is midway
+    leaves the spec alone (Ctrl-C and SIGTERM undo at once; after a kill, the next write,
+    which waits for the writer to end)."""
+    use(project, make_spec(ENVIRONMENTS))
+    before = read_tree(project)
+    staged = project / STAGING / "overlays" / "team-0005" / "kustomization.yaml"
+    process = start_compile(project, stop_at=(staged,))
+    writer = stopped_child(process)
+    assert staged.exists()
+    assert not (project / "overlays").exists()
+    process.send_signal(signum)
+    os.kill(writer, signal.SIGCONT)
+    stderr = ended_continuing(process)
+    assert process.returncode == code, stderr
+    if signum == signal.SIGKILL:
+        from compiler.journal import recover, writer_lock
+
+        with writer_lock(project, 60):  # the next write: after the writer has ended
+            recover(project)
+    assert read_tree(project) == before
+    assert leftovers(project) == []
+    assert not (project / STAGING).exists()
     again = run_cli("compile", "-q")
     assert again.code == 0, again.err
     assert run_cli("check", "--no-render").code == 0
