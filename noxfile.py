@@ -186,12 +186,18 @@ MUTATION_TARGETS = {
     # the facts tables of the rendering tests, run on the lowering in-process
     # (test_lowered_facts.py), instead of their kustomize renderings for every mutant; the
     # rule sides those specs never take, on small specs lowered in-process; Kubernetes'
-    # rules for one resource to find another, on every valid case lowered in-process
+    # rules for one resource to find another, and checkov's findings each skipped, on every
+    # valid case lowered in-process
     "compiler/lower/*.py": [
         "tests/test_golden_trees.py",
         "tests/test_lowered_facts.py",
         "tests/test_lowering_sides.py",
         "tests/test_lowered_references.py",
+        "tests/test_lowered_policy.py",
+        # the schemas and policy rules over every valid case's lowering, and the committed
+        # tree compiled again (in-process; a golden check of the committed split prod)
+        "tests/test_lint.py::test_every_valid_spec_lowers_to_lint_clean_manifests",
+        "tests/test_compile.py::test_committed_tree_is_up_to_date",
     ],
     "compiler/plan.py": ["tests/test_golden_trees.py", "tests/test_plan_rules.py"],
     "compiler/compare.py": [

@@ -15,6 +15,7 @@ no kustomize: `nox -s mutation` runs it for each mutant of compiler/lower/.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ PRUNE_LABELS = ("app.kubernetes.io/part-of", "app.kubernetes.io/instance")
 # What CloudNativePG labels the pods of a Cluster with (cloudnative-pg@4b5e244a
 # pkg/specs/pods.go:544-554): the operator makes them, so no pod template shows them.
 CNPG_CLUSTER_LABEL = "cnpg.io/cluster"
+# The API server's name formats (k8s.io/apimachinery pkg/util/validation/validation.go):
+# a DNS-1123 label for container, volume and Service port names; an IANA service name for
+# a container port's name (at most 15 characters, a letter among them, no "--").
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+IANA_SVC_NAME = re.compile(r"(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?")
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -95,7 +101,18 @@ def check_workloads(documents: list[Any], settings: Settings, instance: str) -> 
         for volume in volumes.values():
             if "persistentVolumeClaim" in volume:
                 assert volume["persistentVolumeClaim"]["claimName"] in claims, name
+        for volume_name in [*volumes, *templates]:
+            assert DNS_LABEL.fullmatch(volume_name), (name, volume_name)
         for container in every_container(pod):
+            assert DNS_LABEL.fullmatch(container["name"]), (name, container["name"])
+            port_names = [p["name"] for p in container.get("ports", [])]
+            for port_name in port_names:
+                assert IANA_SVC_NAME.fullmatch(port_name), (name, port_name)
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                handler = container.get(probe, {})
+                port = {**handler.get("httpGet", {}), **handler.get("tcpSocket", {})}.get("port")
+                if isinstance(port, str):  # a named port must be one the container declares
+                    assert port in port_names, (name, probe, port)
             for mount in container.get("volumeMounts", []):
                 assert mount["name"] in volumes or mount["name"] in templates, (name, mount)
             for source in container.get("envFrom", []):
@@ -132,7 +149,7 @@ def check_services(documents: list[Any]) -> None:
             (found,) = [p for p in ports if target in (p["name"], p["containerPort"])] or [None]
             assert found is not None, (name, port)
             assert port["protocol"] == found["protocol"] == "TCP", (name, port)
-            assert port["name"], (name, port)
+            assert DNS_LABEL.fullmatch(port["name"]), (name, port)
 
 
 def check_selectors(documents: list[Any]) -> None:

@@ -435,3 +435,176 @@ def test_the_cors_origins_are_the_browser_apps_only() -> None:
         "https://playground.example.org",
         "https://code.example.org",
     ]
+
+
+# --- network.py ----------------------------------------------------------------------------
+
+
+def test_the_data_clients_reach_postgres_and_redis_on_their_ports_only() -> None:
+    """README "NetworkPolicy": with restrictEgress the api, gateway and worker reach
+    PostgreSQL and Redis, the in-cluster pods (CloudNativePG's instances, the Redis
+    StatefulSet's pods) or any address when external, on 5432 and 6379 only."""
+    cnpg_instances = {"cnpg.io/cluster": "llmgateway-postgres", "cnpg.io/podRole": "instance"}
+    restricted = "    topology: split\n    networkPolicy: {restrictEgress: true}\n"
+    for database, postgres_peers in (
+        ("{mode: cloudnative-pg}", [{"podSelector": {"matchLabels": cnpg_instances}}]),
+        ("{mode: external, secretName: db}", None),
+    ):
+        documents = lowered(restricted + f"    database: {database}\n")
+        redis_peers = [{"podSelector": {"matchLabels": {"app": "llmgateway-redis"}}}]
+        for service in ("api", "gateway", "worker"):
+            egress = find(documents, "NetworkPolicy", f"llmgateway-{service}")["spec"]["egress"]
+            data = [
+                rule
+                for rule in egress
+                if rule.get("ports") and rule["ports"][0]["port"] in (5432, 6379)
+            ]
+            postgres = {"ports": tcp(5432)}
+            if postgres_peers is not None:
+                postgres = {"to": postgres_peers, **postgres}
+            assert data == [postgres, {"to": redis_peers, "ports": tcp(6379)}], service
+            # every other rule names its ports too: nothing is open on every port
+            assert all(rule.get("ports") for rule in egress), service
+
+
+# --- availability.py -----------------------------------------------------------------------
+
+
+def test_budgets_spread_and_autoscalers_follow_the_pods_each_service_always_runs() -> None:
+    """README "Availability of the split topology": a Deployment that runs more than one
+    pod at all times (replicas above 1, or autoscaling.minReplicas above 1) gets a
+    PodDisruptionBudget `maxUnavailable: 1` and spreads its pods over nodes
+    (kubernetes.io/hostname, ScheduleAnyway); `autoscaling` adds an autoscaling/v2
+    HorizontalPodAutoscaler on average CPU use (minReplicas 2 and target 80% by default)
+    and leaves the Deployment without `replicas`."""
+    documents = lowered(
+        SPLIT
+        + "    services:\n"
+        + "      gateway: {replicas: 3}\n"
+        + "      api: {replicas: 1}\n"
+        + "      ui: {autoscaling: {minReplicas: 1, maxReplicas: 4,"
+        + " targetCpuUtilizationPercentage: 70}}\n"
+        + "      admin: {autoscaling: {maxReplicas: 3}}\n"
+    )
+    budgets = {
+        d["metadata"]["name"]: d["spec"] for d in documents if d["kind"] == "PodDisruptionBudget"
+    }
+    assert budgets == {
+        f"llmgateway-{s}": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app": "llmgateway", "component": s}},
+        }
+        for s in ("gateway", "admin")
+    }
+    for service in ("api", "gateway", "ui", "admin", "worker"):
+        deployment = find(documents, "Deployment", f"llmgateway-{service}")
+        spread = deployment["spec"]["template"]["spec"].get("topologySpreadConstraints")
+        if service in ("gateway", "admin"):
+            assert spread == [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app": "llmgateway", "component": service}},
+                }
+            ]
+        else:
+            assert spread is None, service
+    scalers = {
+        d["metadata"]["name"]: d["spec"]
+        for d in documents
+        if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    for service, (least, most, target) in {"ui": (1, 4, 70), "admin": (2, 3, 80)}.items():
+        name = f"llmgateway-{service}"
+        assert scalers.pop(name) == {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": least,
+            "maxReplicas": most,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": target},
+                    },
+                }
+            ],
+        }
+        assert "replicas" not in find(documents, "Deployment", name)["spec"]
+    assert scalers == {}
+    assert find(documents, "Deployment", "llmgateway-gateway")["spec"]["replicas"] == 3
+    assert find(documents, "Deployment", "llmgateway-api")["spec"]["replicas"] == 1
+
+
+def public_ports(documents: list[Any], service: str) -> list[int]:
+    """The ports a service's pods may reach at any address (rules without `to`)."""
+    policy = find(documents, "NetworkPolicy", f"llmgateway-{service}")
+    return [
+        p["port"] for rule in policy["spec"]["egress"] if "to" not in rule for p in rule["ports"]
+    ]
+
+
+def test_the_public_gateway_url_is_reached_on_its_scheme_port() -> None:
+    """README "NetworkPolicy": with restrictEgress, playground and admin reach the public
+    gateway URL, which they call server-side: https on 443 with TLS, http on 80 without;
+    the gateway, worker and api go to 443 (providers, Stripe, sign-in) either way."""
+    restricted = (
+        SPLIT + "    networkPolicy: {restrictEgress: true}\n    services: {playground: {}}\n"
+    )
+    for tls, port in (("true", 443), ("false", 80)):
+        documents = lowered(restricted + f"    ingress: {{tls: {{enabled: {tls}}}}}\n")
+        for service in ("playground", "admin"):
+            assert public_ports(documents, service) == [port], (service, tls)
+        for service in ("gateway", "worker", "api"):
+            assert public_ports(documents, service)[-1:] == [443], (service, tls)
+        assert public_ports(documents, "ui") == []
+
+
+def test_no_egress_to_an_api_that_is_not_deployed() -> None:
+    """The web apps reach the api pods through API_BACKEND_URL (README "NetworkPolicy");
+    with the api disabled there is no such pod, and no rule to it."""
+    restricted = SPLIT + "    networkPolicy: {restrictEgress: true}\n"
+    api = {
+        "to": [{"podSelector": {"matchLabels": {"app": "llmgateway", "component": "api"}}}],
+        "ports": tcp(8080),
+    }
+    with_api = find(lowered(restricted), "NetworkPolicy", "llmgateway-ui")["spec"]["egress"]
+    assert api in with_api
+    documents = lowered(restricted + "    services: {api: {enabled: false}}\n")
+    egress = find(documents, "NetworkPolicy", "llmgateway-ui")["spec"]["egress"]
+    assert egress == [DNS_RULE]
+    egress = find(documents, "NetworkPolicy", "llmgateway-admin")["spec"]["egress"]
+    assert egress == [DNS_RULE, {"ports": tcp(443)}]  # the public gateway URL only
+
+
+def test_cloudnative_pg_instances_reach_only_their_peers_and_the_api_server() -> None:
+    """README "NetworkPolicy" (CloudNativePG v1.30.0 docs/src/networking.md:26,
+    security.md:797-827): the instances accept the app pods on 5432, the operator's pods
+    and the cluster's own pods on 8000 and 5432; with restrictEgress they go to DNS, to
+    each other on 5432 and 8000, and to the Kubernetes API server on 443 and 6443 (any
+    address: unknown offline)."""
+    documents = lowered(
+        "    topology: split\n"
+        "    database: {mode: cloudnative-pg}\n"
+        "    networkPolicy: {restrictEgress: true, cnpgOperatorNamespace: operators}\n"
+    )
+    cluster = {"podSelector": {"matchLabels": {"cnpg.io/cluster": "llmgateway-postgres"}}}
+    operator = {
+        **namespace_peer("operators"),
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "cloudnative-pg"}},
+    }
+    spec = find(documents, "NetworkPolicy", "llmgateway-postgres")["spec"]
+    assert spec["podSelector"] == {
+        "matchLabels": {"cnpg.io/cluster": "llmgateway-postgres", "cnpg.io/podRole": "instance"}
+    }
+    assert spec["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": {"app": "llmgateway"}}}], "ports": tcp(5432)},
+        {"from": [operator], "ports": tcp(8000, 5432)},
+        {"from": [cluster], "ports": tcp(8000, 5432)},
+    ]
+    assert spec["egress"] == [
+        DNS_RULE,
+        {"to": [cluster], "ports": tcp(8000, 5432)},
+        {"ports": tcp(443, 6443)},
+    ]

@@ -410,3 +410,22 @@ def test_stamp_help_names_the_workflow(capsys: pytest.CaptureFixture[str]) -> No
     assert "Run it after compile and commit spec/llmgateway.validated.json with the " + (
         "overlays"
     ) in " ".join(capsys.readouterr().out.split())
+
+
+def test_every_built_environment_needs_its_entry(compiled: Path, prod_key: dict[str, Any]) -> None:
+    """build overlays/dev overlays/prod with prod's entry alone: both validated in full."""
+    plant(compiled, **prod_key)
+    code, err = cold_build(compiled, "overlays/dev", "overlays/prod")
+    assert (code, PLANTED[0]["line"] in err, FRESH in err) == (0, False, True)
+
+
+def test_a_disabled_environment_leaves_the_stamp(compiled: Path) -> None:
+    assert run_cli("stamp").code == 0
+    spec = compiled / "spec" / "llmgateway.yaml"
+    old = "  dev:\n"
+    assert old in spec.read_text()
+    spec.write_text(spec.read_text().replace(old, old + "    enabled: false\n", 1))
+    assert run_cli("compile").code == 0
+    assert run_cli("stamp").code == 0
+    stamp = json.loads((compiled / STAMP_PATH).read_text())
+    assert sorted(stamp["environments"]) == ["prod"]
