@@ -5,23 +5,19 @@ The fingerprint says whether the overlays are current without loading the spec; 
 when it cannot is the spec compiled and compared, which names what drifted. kustomize's
 output and lint's findings are cached by the hashes of their inputs. With a cold cache,
 the committed validation stamp (compiler/stamp.py) gives the findings when it records
-this exact rendering, spec, rules, validators and kustomize; else they are computed.
+this exact rendering, spec, rules and validators; else they are computed.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from compiler.console import Output
-from compiler.errors import CompilerError, ExitCode, UsageError
-from compiler.kustomize import Kustomize
+from compiler.errors import ExitCode, UsageError
 from compiler.stamp import Findings, is_findings, read_stamp, stamp_key, stamped_findings
-
-T = TypeVar("T")
 
 
 def build_command(
@@ -46,8 +42,6 @@ def build_command(
     cached = [cache.get("render", k) if k else None for k in keys]
     todo = [i for i, text in enumerate(cached) if text is None]
     stamp = read_stamp(root) if validate and stampable(overlays) else None
-    # The stamp's keys hold kustomize's version: asked while kustomize renders.
-    version = Meanwhile(kustomize.version) if stamp and todo else None
     # The real secret.env of a secretGenerator is read here, and its values hidden.
     for index, text in zip(
         todo, render(kustomize, [overlays[i] for i in todo], real_secrets=True), strict=True
@@ -70,7 +64,7 @@ def build_command(
         if not is_findings(found):
             found = None
             if stamp is not None and versions is not None:
-                found = from_stamp(stamp, kustomize, version, versions, names, spec_bytes, rendered)
+                found = from_stamp(stamp, versions, names, spec_bytes, rendered)
             if found is None:
                 from compiler.check import lint_all
                 from compiler.load import load_spec
@@ -107,41 +101,17 @@ def stampable(overlays: Sequence[Path]) -> bool:
     return not any((o / f"{SECRET_ENV}.example").exists() for o in overlays)
 
 
-class Meanwhile(Generic[T]):
-    """``call`` run in a thread from now on; ``result`` waits for it (None if it failed)."""
-
-    def __init__(self, call: Callable[[], T]) -> None:
-        self.value: T | None = None
-        self.thread = threading.Thread(target=self.run, args=(call,))
-        self.thread.start()
-
-    def run(self, call: Callable[[], T]) -> None:
-        try:
-            self.value = call()
-        except CompilerError:
-            self.value = None  # the caller does without it
-
-    def result(self) -> T | None:
-        self.thread.join()
-        return self.value
-
-
 def from_stamp(
     stamp: dict[str, tuple[str, Findings]],
-    kustomize: Kustomize,
-    version: Meanwhile[str] | None,
     versions: str,
     names: Sequence[str],
     spec_bytes: bytes,
     rendered: Sequence[str],
 ) -> Findings | None:
     """The stamp's findings of ``names`` when it records exactly these renderings, spec,
-    rules, validators and kustomize; else None (validated in full)."""
-    kustomize_version = (version or Meanwhile(kustomize.version)).result()
-    if kustomize_version is None:
-        return None
+    rules and validators; else None (validated in full)."""
     keys = [
-        stamp_key(versions, kustomize_version, name, spec_bytes, text)
+        stamp_key(versions, name, spec_bytes, text)
         for name, text in zip(names, rendered, strict=True)
     ]
     return stamped_findings(stamp, names, keys)
