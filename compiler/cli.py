@@ -198,7 +198,7 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "record that the overlays were validated (spec/llmgateway.validated.json)",
         "Validate the rendered overlays as build does (schemas and policy) and record, per "
         "environment, the findings with a key of what they depend on: the rendering, the "
-        "spec, the compiler's rules, the validators' and kustomize's versions. A build with "
+        "spec, the compiler's rules and the validators' versions. A build with "
         "a cold cache (a fresh clone) then prints the recorded findings instead of loading "
         "the validators, when the key of what it renders matches; else it validates. check "
         "and lint never read it. Run it after compile and commit "
