@@ -13,11 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.console import Output
 from compiler.errors import ExitCode, UsageError
 from compiler.stamp import Findings, is_findings, read_stamp, stamp_key, stamped_findings
+
+if TYPE_CHECKING:
+    from compiler.fingerprint import Cache
+    from compiler.kustomize import Kustomize
 
 
 def build_command(
@@ -42,15 +46,18 @@ def build_command(
     cached = [cache.get("render", k) if k else None for k in keys]
     todo = [i for i, text in enumerate(cached) if text is None]
     stamp = read_stamp(root) if validate and stampable(overlays) else None
+    # A stamped build of one overlay defers the check of kustomize's output (libyaml: the
+    # PyYAML import and a parse) until it knows whether the stamp records this rendering.
+    deferred = list(todo) if stamp is not None and len(todo) == 1 else []
+    cache_late = bool(deferred)  # cached once checked (deferred is emptied then)
     # The real secret.env of a secretGenerator is read here, and its values hidden.
-    for index, text in zip(
-        todo, render(kustomize, [overlays[i] for i in todo], real_secrets=True), strict=True
-    ):
+    texts = render(kustomize, [overlays[i] for i in todo], real_secrets=True, check=not deferred)
+    for index, text in zip(todo, texts, strict=True):
         cached[index] = text
-        key = keys[index]
-        if key is not None:
-            cache.put("render", key, text)
     rendered = [redact(text or "") for text in cached]
+    if not cache_late:
+        cache_renderings(cache, keys, cached, todo)
+    found: Any = None
     if validate:
         spec_bytes = read_regular(spec_path)  # a regular file: loaded or fingerprinted above
         from compiler.lintcache import lint_versions
@@ -60,11 +67,16 @@ def build_command(
         lint_key = sha256(
             f"{versions}".encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
         )
-        found: Any = cache.get_json("lint", lint_key) if versions is not None else None
+        found = cache.get_json("lint", lint_key) if versions is not None else None
         if not is_findings(found):
             found = None
             if stamp is not None and versions is not None:
                 found = from_stamp(stamp, versions, names, spec_bytes, rendered)
+            # A rendering the stamp records as it is (nothing redacted) passed the same
+            # check when it was stamped, by these same sources (the rules' version is in
+            # its key): checking it again cannot fail. Anything else is checked here.
+            if found is None or any(rendered[i] != cached[i] for i in deferred):
+                check_outputs(kustomize, overlays, cached, deferred)
             if found is None:
                 from compiler.check import lint_all
                 from compiler.load import load_spec
@@ -76,6 +88,11 @@ def build_command(
                 ]
             if versions is not None:
                 cache.put("lint", lint_key, json.dumps(found))
+        else:
+            check_outputs(kustomize, overlays, cached, deferred)
+    if cache_late:  # checked above, or recorded by the stamp as it is
+        cache_renderings(cache, keys, cached, todo)
+    if validate:
         for item in found:
             output.finding(item["line"], item["severity"])
         if any(item["severity"] == "error" for item in found):
@@ -91,6 +108,26 @@ def build_command(
     else:
         output.write(text)
     return ExitCode.OK
+
+
+def check_outputs(
+    kustomize: Kustomize, overlays: Sequence[Path], cached: Sequence[str | None], todo: list[int]
+) -> None:
+    """The check `Kustomize.build` leaves to the caller with check=False, of the
+    renderings at ``todo`` (emptied: each is checked once)."""
+    for index in todo:
+        kustomize.check_output(cached[index] or "", overlays[index])
+    todo.clear()
+
+
+def cache_renderings(
+    cache: Cache, keys: Sequence[str | None], cached: Sequence[str | None], todo: Sequence[int]
+) -> None:
+    """Keep the new renderings (checked) in the render cache."""
+    for index in todo:
+        key = keys[index]
+        if key is not None:
+            cache.put("render", key, cached[index] or "")
 
 
 def stampable(overlays: Sequence[Path]) -> bool:

@@ -166,13 +166,13 @@ def test_a_changed_rendering_invalidates_the_entry(
 
 
 # Another kustomize, in front of the real one: reports version v9.9.9, logs each call,
-# and (OTHER_BYTES=1) renders other bytes, as an upgrade that changes its output would.
+# and appends $OTHER_BYTES to what it renders (other bytes, as an upgrade could print).
 OTHER_KUSTOMIZE = """#!/bin/sh
 echo "$*" >> "$KUSTOMIZE_LOG"
 if [ "$1" = version ]; then echo '{Version:kustomize/v9.9.9}'; exit 0; fi
 shift
 if [ -n "$OTHER_BYTES" ]; then
-  {kubectl} kustomize "$@" && echo '# rendered by kustomize v9.9.9'
+  {kubectl} kustomize "$@" && printf '%b' "$OTHER_BYTES"
 else
   exec {kubectl} kustomize "$@"
 fi
@@ -220,10 +220,30 @@ def test_another_kustomize_rendering_other_bytes_misses_the_entry(
     """What a kustomize upgrade that changes its output produces: another rendering, so
     the entry is not used and build validates in full."""
     other_kustomize(tmp_path, monkeypatch, kustomize)
-    monkeypatch.setenv("OTHER_BYTES", "1")
+    monkeypatch.setenv("OTHER_BYTES", "# rendered by kustomize v9.9.9\\n")
     plant(compiled, **prod_key)
     code, err = cold_build(compiled)
     assert (code, PLANTED[0]["line"] in err, FRESH in err) == (0, False, True)
+
+
+def test_output_the_stamp_does_not_record_is_checked(
+    compiled: Path,
+    prod_key: dict[str, Any],
+    kustomize: Kustomize,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stamped build leaves kustomize's output check until it knows whether the stamp
+    records the rendering: output the stamp does not record fails as without a stamp."""
+    other_kustomize(tmp_path, monkeypatch, kustomize)
+    monkeypatch.setenv("OTHER_BYTES", "---\\n- not a resource\\n")
+    unstamped = cold_build(compiled)
+    plant(compiled, **prod_key)
+    stamped = cold_build(compiled)
+    assert stamped == unstamped
+    assert stamped[0] == 3
+    assert "kustomize produced a document that is not a mapping at line" in stamped[1]
+    assert PLANTED[0]["line"] not in stamped[1]
 
 
 def entry(key: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +365,9 @@ def test_the_stamp_command_records_what_build_prints(
 
     assert messages(stamped.stderr) == messages(fresh.stderr)
     assert FRESH in "\n".join(messages(stamped.stderr))
-    for heavy in ("pydantic", "kubernetes_validate", "jsonschema", "ruamel", "compiler.lint"):
+    # PyYAML too: the output check of a rendering the stamp records is not repeated.
+    heavy_modules = ("pydantic", "kubernetes_validate", "jsonschema", "ruamel", "yaml")
+    for heavy in (*heavy_modules, "compiler.lint"):
         assert f" {heavy}\n" not in stamped.stderr
         assert f" {heavy}." not in stamped.stderr
 
