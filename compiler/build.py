@@ -5,23 +5,23 @@ The fingerprint says whether the overlays are current without loading the spec; 
 when it cannot is the spec compiled and compared, which names what drifted. kustomize's
 output and lint's findings are cached by the hashes of their inputs. With a cold cache,
 the committed validation stamp (compiler/stamp.py) gives the findings when it records
-this exact rendering, spec, rules, validators and kustomize; else they are computed.
+this exact rendering, spec, rules and validators; else they are computed.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from compiler.console import Output
-from compiler.errors import CompilerError, ExitCode, UsageError
-from compiler.kustomize import Kustomize
+from compiler.errors import ExitCode, UsageError
 from compiler.stamp import Findings, is_findings, read_stamp, stamp_key, stamped_findings
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from compiler.fingerprint import Cache
+    from compiler.kustomize import Kustomize
 
 
 def build_command(
@@ -46,17 +46,18 @@ def build_command(
     cached = [cache.get("render", k) if k else None for k in keys]
     todo = [i for i, text in enumerate(cached) if text is None]
     stamp = read_stamp(root) if validate and stampable(overlays) else None
-    # The stamp's keys hold kustomize's version: asked while kustomize renders.
-    version = Meanwhile(kustomize.version) if stamp and todo else None
+    # A stamped build of one overlay defers the check of kustomize's output (libyaml: the
+    # PyYAML import and a parse) until it knows whether the stamp records this rendering.
+    deferred = list(todo) if stamp is not None and len(todo) == 1 else []
+    cache_late = bool(deferred)  # cached once checked (deferred is emptied then)
     # The real secret.env of a secretGenerator is read here, and its values hidden.
-    for index, text in zip(
-        todo, render(kustomize, [overlays[i] for i in todo], real_secrets=True), strict=True
-    ):
+    texts = render(kustomize, [overlays[i] for i in todo], real_secrets=True, check=not deferred)
+    for index, text in zip(todo, texts, strict=True):
         cached[index] = text
-        key = keys[index]
-        if key is not None:
-            cache.put("render", key, text)
     rendered = [redact(text or "") for text in cached]
+    if not cache_late:
+        cache_renderings(cache, keys, cached, todo)
+    found: Any = None
     if validate:
         spec_bytes = read_regular(spec_path)  # a regular file: loaded or fingerprinted above
         from compiler.lintcache import lint_versions
@@ -66,11 +67,16 @@ def build_command(
         lint_key = sha256(
             f"{versions}".encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
         )
-        found: Any = cache.get_json("lint", lint_key) if versions is not None else None
+        found = cache.get_json("lint", lint_key) if versions is not None else None
         if not is_findings(found):
             found = None
             if stamp is not None and versions is not None:
-                found = from_stamp(stamp, kustomize, version, versions, names, spec_bytes, rendered)
+                found = from_stamp(stamp, versions, names, spec_bytes, rendered)
+            # A rendering the stamp records as it is (nothing redacted) passed the same
+            # check when it was stamped, by these same sources (the rules' version is in
+            # its key): checking it again cannot fail. Anything else is checked here.
+            if found is None or any(rendered[i] != cached[i] for i in deferred):
+                check_outputs(kustomize, overlays, cached, deferred)
             if found is None:
                 from compiler.check import lint_all
                 from compiler.load import load_spec
@@ -82,6 +88,11 @@ def build_command(
                 ]
             if versions is not None:
                 cache.put("lint", lint_key, json.dumps(found))
+        else:
+            check_outputs(kustomize, overlays, cached, deferred)
+    if cache_late:  # checked above, or recorded by the stamp as it is
+        cache_renderings(cache, keys, cached, todo)
+    if validate:
         for item in found:
             output.finding(item["line"], item["severity"])
         if any(item["severity"] == "error" for item in found):
@@ -99,6 +110,26 @@ def build_command(
     return ExitCode.OK
 
 
+def check_outputs(
+    kustomize: Kustomize, overlays: Sequence[Path], cached: Sequence[str | None], todo: list[int]
+) -> None:
+    """The check `Kustomize.build` leaves to the caller with check=False, of the
+    renderings at ``todo`` (emptied: each is checked once)."""
+    for index in todo:
+        kustomize.check_output(cached[index] or "", overlays[index])
+    todo.clear()
+
+
+def cache_renderings(
+    cache: Cache, keys: Sequence[str | None], cached: Sequence[str | None], todo: Sequence[int]
+) -> None:
+    """Keep the new renderings (checked) in the render cache."""
+    for index in todo:
+        key = keys[index]
+        if key is not None:
+            cache.put("render", key, cached[index] or "")
+
+
 def stampable(overlays: Sequence[Path]) -> bool:
     """Whether the stamp may hold these overlays: none has a secretGenerator (whose
     rendering depends on the git-ignored secret.env)."""
@@ -107,41 +138,17 @@ def stampable(overlays: Sequence[Path]) -> bool:
     return not any((o / f"{SECRET_ENV}.example").exists() for o in overlays)
 
 
-class Meanwhile(Generic[T]):
-    """``call`` run in a thread from now on; ``result`` waits for it (None if it failed)."""
-
-    def __init__(self, call: Callable[[], T]) -> None:
-        self.value: T | None = None
-        self.thread = threading.Thread(target=self.run, args=(call,))
-        self.thread.start()
-
-    def run(self, call: Callable[[], T]) -> None:
-        try:
-            self.value = call()
-        except CompilerError:
-            self.value = None  # the caller does without it
-
-    def result(self) -> T | None:
-        self.thread.join()
-        return self.value
-
-
 def from_stamp(
     stamp: dict[str, tuple[str, Findings]],
-    kustomize: Kustomize,
-    version: Meanwhile[str] | None,
     versions: str,
     names: Sequence[str],
     spec_bytes: bytes,
     rendered: Sequence[str],
 ) -> Findings | None:
     """The stamp's findings of ``names`` when it records exactly these renderings, spec,
-    rules, validators and kustomize; else None (validated in full)."""
-    kustomize_version = (version or Meanwhile(kustomize.version)).result()
-    if kustomize_version is None:
-        return None
+    rules and validators; else None (validated in full)."""
     keys = [
-        stamp_key(versions, kustomize_version, name, spec_bytes, text)
+        stamp_key(versions, name, spec_bytes, text)
         for name, text in zip(names, rendered, strict=True)
     ]
     return stamped_findings(stamp, names, keys)

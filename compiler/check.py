@@ -162,21 +162,35 @@ def lint_all(
 
 
 class EarlyRender:
-    """The overlays on disk rendered into the render cache in a thread from the start of
-    `check`, while the spec is loaded and planned: kustomize's time overlaps the
-    spec's (issue 15: at a few environments a process's fixed costs dominate). The cache's
-    own keys decide what is used later, so a rendering whose inputs changed meanwhile (or
-    that compile would change) is never taken for the overlay's. Only for at most
-    ``LIMIT`` overlays: with more, a drifted tree would waste a fleet's rendering."""
+    """The overlays rendered into the render cache in a thread from the start of `check`,
+    while the spec is loaded and planned: kustomize's time overlaps the spec's (issue 15:
+    at a few environments a process's fixed costs dominate). Only when the fingerprint
+    says base/ and the overlays are exactly what compile wrote from this spec (so nothing
+    is rendered that check itself would not render), and for at most ``LIMIT`` overlays
+    (with more, a tree that drifted anyway would waste a fleet's rendering). The cache's
+    own keys decide what is used later: a rendering whose inputs changed is never used."""
 
     LIMIT = 10
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, spec_path: str) -> None:
+        from compiler.fingerprint import is_current
+
         self.root = root.resolve()  # the thread's paths never depend on the current directory
         self.cache: RenderCache | None = None
-        overlays = sorted(p.parent for p in (self.root / "overlays").glob("*/kustomization.yaml"))
         self.thread: threading.Thread | None = None
-        if 0 < len(overlays) <= self.LIMIT:
+        recorded = read_fingerprint(self.root)
+        files = recorded[1] if recorded else {}
+        names = sorted(
+            {p.split("/")[1] for p in files if p.startswith("overlays/") and p.count("/") >= 2}
+        )
+        if not 0 < len(names) <= self.LIMIT:
+            return
+        try:
+            current = is_current(self.root, Path(spec_path), names)
+        except CompilerError:
+            current = False  # check reports it
+        if current:
+            overlays = [self.root / "overlays" / name for name in names]
             self.thread = threading.Thread(target=self.run, args=(overlays,))
             self.thread.start()
 
@@ -393,10 +407,10 @@ def spec_setting(kind: str, resource: Any, path: str, value: Any) -> tuple[str, 
 
 def check_command(output: Output, spec_path: str, *, render: bool, fmt: str) -> int:
     """`check`: every kind of drift, as text or JSON; exit 1 when anything drifted."""
+    early = EarlyRender(Path("."), spec_path) if render else None
     from compiler.load import load_spec
     from compiler.plan import plan_tree
 
-    early = EarlyRender(Path(".")) if render else None
     try:
         spec = load_spec(spec_path)
         report = check(spec, plan_tree(spec), Path("."), render=render, early=early)

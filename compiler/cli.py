@@ -66,8 +66,28 @@ def program_name(argv0: str) -> str:
     return name
 
 
+class Parser(argparse.ArgumentParser):
+    """A parser whose epilog may start with text made only when its help is printed
+    (import-terraform's lists the Terraform module's variables: other commands, build's
+    cold path among them, do not import compiler.terraform)."""
+
+    epilog_source: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.epilog_source is not None:
+            self.epilog = self.epilog_source() + "\n" + (self.epilog or "")
+            self.epilog_source = None
+        return super().format_help()
+
+
+def terraform_variables_help() -> str:
+    from compiler.terraform import variables_help
+
+    return variables_help()
+
+
 def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=prog,
         description=(
             "Compile the typed LLM Gateway spec (spec/llmgateway.yaml) into a Kustomize "
@@ -97,12 +117,16 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         metavar="DIR",
         help=DIRECTORY_HELP,
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def command(
-        name: str, summary: str, description: str, epilog: str = ""
+        name: str,
+        summary: str,
+        description: str,
+        epilog: str = "",
+        epilog_source: Callable[[], str] | None = None,
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
+        sub: Parser = commands.add_parser(
             name,
             help=summary,
             description=description,
@@ -116,6 +140,7 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         sub.add_argument(
             "-C", dest="directory", metavar="DIR", default=argparse.SUPPRESS, help=DIRECTORY_HELP
         )
+        sub.epilog_source = epilog_source
         return sub
 
     validate = command(
@@ -198,7 +223,7 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "record that the overlays were validated (spec/llmgateway.validated.json)",
         "Validate the rendered overlays as build does (schemas and policy) and record, per "
         "environment, the findings with a key of what they depend on: the rendering, the "
-        "spec, the compiler's rules, the validators' and kustomize's versions. A build with "
+        "spec, the compiler's rules and the validators' versions. A build with "
         "a cold cache (a fresh clone) then prints the recorded findings instead of loading "
         "the validators, when the key of what it renders matches; else it validates. check "
         "and lint never read it. Run it after compile and commit "
@@ -323,8 +348,6 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
     spec_argument(docs)
     docs.set_defaults(run=run_docs)
 
-    from compiler.terraform import variables_help
-
     importer = command(
         "import-terraform",
         "write a spec from the Terraform module's variables",
@@ -332,7 +355,7 @@ def build_parser(prog: str = PROGRAM) -> argparse.ArgumentParser:
         "variables (the file wins) and write a commented spec that compiles to the resources "
         "the module created, with its JSON Schema beside it. The auth secret's value is "
         "never copied; no value of a sensitive variable is ever printed.",
-        epilog=variables_help(),
+        epilog_source=terraform_variables_help,
     )
     importer.add_argument("--tfvars", metavar="FILE", help="a .tfvars file of the module")
     importer.add_argument(

@@ -43,8 +43,11 @@ class Kustomize:
     build_command: tuple[str, ...]
     source: str
 
-    def build(self, directory: str | Path, *, parallel: bool = False) -> str:
-        """Render one kustomization directory; raise KustomizeError with its stderr."""
+    def build(self, directory: str | Path, *, parallel: bool = False, check: bool = True) -> str:
+        """Render one kustomization directory; raise KustomizeError with its stderr.
+
+        ``check=False`` leaves `check_output` to the caller (build does it unless the
+        committed stamp records this exact rendering, checked when it was stamped)."""
         env = {**os.environ, "LC_ALL": "C"}
         if not any(name in env for name in GO_RUNTIME):
             env.update(GO_RUNTIME)
@@ -70,18 +73,25 @@ class Kustomize:
             raise KustomizeError(
                 f"kustomize produced bytes that are not UTF-8 for {directory} at line {line}"
             ) from None
+        if check:
+            self.check_output(text, directory)
+        return text
+
+    def check_output(self, text: str, directory: str | Path) -> None:
+        """Raise KustomizeError when kustomize's output for ``directory`` is not what it
+        writes (`output_problem`)."""
         problem = output_problem(text)
         if problem is not None:
             raise KustomizeError(f"kustomize produced {problem} for {directory}")
-        return text
 
     def tool(self, directory: str | Path | None = None) -> str:
         """How messages name this kustomize: `kubectl kustomize overlays/prod`."""
         name = " ".join([Path(self.build_command[0]).name, *self.build_command[1:]])
         return name if directory is None else f"{name} {directory}"
 
-    def build_many(self, directories: Sequence[str | Path]) -> list[str]:
-        """Render several directories in parallel, results in the given order.
+    def build_many(self, directories: Sequence[str | Path], *, check: bool = True) -> list[str]:
+        """Render several directories in parallel, results in the given order
+        (``check=False`` as in `build`, for one directory only: several are always checked).
 
         With more overlays (`<root>/overlays/<name>`, names distinct) than cores, each
         core renders a fleet: one kustomize process for a generated kustomization listing
@@ -93,7 +103,7 @@ class Kustomize:
         which also names the overlay that fails.
         """
         if len(directories) <= 1:
-            return [self.build(d) for d in directories]
+            return [self.build(d, check=check) for d in directories]
         workers = min(len(directories), os.cpu_count() or 2)
         names = [Path(d).name for d in directories]
         overlays = all(Path(d).parent.name == "overlays" for d in directories)

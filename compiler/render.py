@@ -47,9 +47,11 @@ def render(
     *,
     real_secrets: bool = False,
     cache: RenderCache | None = None,
+    check: bool = True,
 ) -> list[str]:
     """kustomize's output for each overlay directory (each `<root>/overlays/<name>`);
-    with a ``cache``, kustomize runs only for the overlays whose inputs changed."""
+    with a ``cache``, kustomize runs only for the overlays whose inputs changed.
+    ``check=False``: see `Kustomize.build_many` (one overlay, no cache)."""
     generated = [o for o in overlays if generator_keys(o) is not None]
     refuse_special_secret_env(generated)
     if real_secrets:
@@ -66,7 +68,7 @@ def render(
     for overlay in generated:
         check_secret_env(overlay)
     if cache is None or real_secrets:
-        return render_directories(kustomize, overlays, real_secrets=real_secrets)
+        return render_directories(kustomize, overlays, real_secrets=real_secrets, check=check)
     keys = cache.keys(overlays)
 
     def misses(indexes: list[int]) -> list[tuple[str, bool]]:
@@ -84,13 +86,13 @@ def render(
 
 
 def render_directories(
-    kustomize: Kustomize, overlays: Sequence[Path], *, real_secrets: bool
+    kustomize: Kustomize, overlays: Sequence[Path], *, real_secrets: bool, check: bool = True
 ) -> list[str]:
     """kustomize's output for each overlay, a generator's values replaced by placeholders
     unless ``real_secrets`` (the overlays' secret.env files are checked already)."""
     generated = [o for o in overlays if generator_keys(o) is not None]
     if real_secrets or not generated:
-        return kustomize.build_many(list(overlays))
+        return kustomize.build_many(list(overlays), check=check)
     with tempfile.TemporaryDirectory(prefix="llmgw-render-") as scratch:
         targets: list[Path] = []
         for index, overlay in enumerate(overlays):

@@ -7,7 +7,11 @@ it with the overlays). For each environment it records a key and the findings `b
 prints for it. The key is a digest of everything those findings depend on: the rendering `build`
 validates (kustomize's output, Secret values redacted), the spec's bytes (the rules read
 the settings), the rules' version (`lintcache.rules_version`: the compiler's sources and
-schemas), the validators' versions (`lintcache.validator_versions`) and kustomize's version.
+schemas) and the validators' versions (`lintcache.validator_versions`). Not kustomize's
+version: the findings are a function of the rendering, which is in the key; another
+kustomize that renders the same bytes gets the same findings, and one that renders other
+bytes misses (kustomize's version keys the render cache, inputs -> rendering, not this).
+So a cold build starts no second kubectl process to ask it.
 `build` computes the key of what it just rendered and prints the recorded findings only
 when the keys of every environment it builds match; anything else (no stamp, another
 key, an unreadable, corrupt or oddly shaped file, a link or FIFO in its place) validates
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
 
 # Beside the spec it validates (outside base/ and overlays/, which compile owns).
 STAMP_PATH = "spec/llmgateway.validated.json"
-FORMAT = 1
+FORMAT = 2  # 2: kustomize's version left the key (format 1 stamps are not used)
 MAX_STAMP_BYTES = 16 * 1024 * 1024  # far above any real stamp; a larger file is not ours
 SEVERITIES = ("error", "warning")
 KEY = re.compile(r"[0-9a-f]{64}")
@@ -42,15 +46,12 @@ KEY = re.compile(r"[0-9a-f]{64}")
 Findings = list[dict[str, str]]  # [{"line": ..., "severity": ...}], as build prints them
 
 
-def stamp_key(
-    versions: str, kustomize_version: str, environment: str, spec: bytes, rendering: str
-) -> str:
+def stamp_key(versions: str, environment: str, spec: bytes, rendering: str) -> str:
     """The key of one environment's findings (``versions``: `lintcache.lint_versions()`)."""
     digest = hashlib.sha256()
     for part in (
         f"stamp {FORMAT}".encode(),
         versions.encode(),
-        kustomize_version.encode(),
         environment.encode(),
         spec,
         rendering.encode(),
@@ -159,7 +160,6 @@ def stamp_command(output: Output, spec_path: str, names: Sequence[str]) -> int:
             f"({', '.join(VALIDATORS)}); nothing stamped"
         )
     kustomize = find_kustomize()
-    kustomize_version = kustomize.version()
     rendered = [
         redact(text)
         for text in render(kustomize, [root / "overlays" / n for n in chosen], real_secrets=True)
@@ -173,7 +173,7 @@ def stamp_command(output: Output, spec_path: str, names: Sequence[str]) -> int:
         for item in found:
             output.finding(item["line"], item["severity"])
         failed = failed or any(item["severity"] == "error" for item in found)
-        entries[name] = (stamp_key(versions, kustomize_version, name, spec_bytes, text), found)
+        entries[name] = (stamp_key(versions, name, spec_bytes, text), found)
     write_file(root / STAMP_PATH, stamp_text(entries))
     output.note(f"{STAMP_PATH}: {', '.join(chosen) or 'nothing'} stamped; commit it")
     if failed:

@@ -1,14 +1,17 @@
 """`check` starts kustomize on the overlays on disk before it loads the spec (their
 renderings go to the render cache, whose keys decide what is used), so kustomize's time
-overlaps the spec's load and plan at a few environments (check.EarlyRender)."""
+overlaps the spec's load and plan at a few environments (check.EarlyRender). Only an
+unchanged compiled tree is rendered early: nothing check itself would not render."""
 
 from __future__ import annotations
 
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
 
+from compiler.check import EarlyRender
 from compiler.kustomize import Kustomize
 from tests.helpers import run_cli
 
@@ -47,19 +50,60 @@ def logged(
     return scripts
 
 
-def test_check_renders_the_overlays_before_the_spec_is_read(project: Path, logged: Path) -> None:
-    """The spec is invalid (exit 2 when loaded): kustomize ran on both overlays anyway."""
-    spec = project / "spec" / "llmgateway.yaml"
-    spec.write_text(spec.read_text().replace("  replicas: 1\n", "  replicas: many\n", 1))
-    assert run_cli("check").code == 2
+def test_the_overlays_render_before_the_spec_is_read_and_check_uses_them(
+    project: Path, logged: Path
+) -> None:
+    early = EarlyRender(project, "spec/llmgateway.yaml")
+    assert early.done() is not None
     assert builds(logged) == ["dev", "prod"]
-    # Cached by their inputs: the next check renders nothing again.
-    assert run_cli("check", "--no-render").code == 2
-    spec.write_text(spec.read_text().replace("  replicas: many\n", "  replicas: 1\n", 1))
+    result = run_cli("check", "--no-render")
+    assert result.code == 0, result.err
     assert run_cli("snapshot").code == 0
+    result = run_cli("check")
+    assert result.code == 0, result.err
+    assert builds(logged) == ["dev", "prod"]  # rendered once, early
+
+
+def test_check_renders_each_overlay_once(project: Path, logged: Path) -> None:
+    assert run_cli("snapshot").code == 0
+    shutil.rmtree(project / ".llmgw-cache")
+    (logged / "builds.log").unlink()
+    assert run_cli("check").code == 0
+    assert builds(logged) == ["dev", "prod"]
+
+
+def test_a_tree_compile_did_not_write_from_this_spec_is_not_rendered_early(
+    project: Path, logged: Path
+) -> None:
+    spec = project / "spec" / "llmgateway.yaml"
+    spec.write_text(spec.read_text().replace("  replicas: 1\n", "  replicas: 2\n", 1))
+    assert EarlyRender(project, "spec/llmgateway.yaml").done() is None
+    assert builds(logged) == []
+
+
+def test_an_overlay_compile_did_not_write_is_never_rendered_early(
+    project: Path, logged: Path
+) -> None:
+    mine = project / "overlays" / "mine"
+    mine.mkdir()
+    (mine / "kustomization.yaml").write_text("resources:\n  - ../../base\n")
+    assert EarlyRender(project, "spec/llmgateway.yaml").done() is not None
     assert builds(logged) == ["dev", "prod"]
 
 
 def test_check_without_rendering_starts_no_kustomize(project: Path, logged: Path) -> None:
     assert run_cli("check", "--no-render").code == 0
     assert builds(logged) == []
+
+
+def test_check_starts_kustomize_before_it_knows_the_tree_is_current(
+    project: Path, logged: Path
+) -> None:
+    """docs/ drifted (check fails before rendering): the overlays, current, were rendered
+    anyway, since kustomize started before the spec was read and planned."""
+    docs = project / "docs" / "environments.md"
+    docs.write_text(docs.read_text() + "a hand edit\n")
+    result = run_cli("check")
+    assert result.code == 1
+    assert "docs/environments.md" in result.out
+    assert builds(logged) == ["dev", "prod"]

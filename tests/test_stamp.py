@@ -1,6 +1,7 @@
 """The validation stamp (compiler/stamp.py): a cold `build` prints the recorded findings
 only when the stamp records exactly what it rendered, with this spec, these rules, these
-validators and this kustomize; anything else validates in full. `check` and `lint` never
+validators; anything else validates in full (not kustomize's version: a kustomize that
+renders other bytes misses, one that renders the same bytes reuses it). `check` and `lint` never
 read it."""
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ def parts(project: Path, kustomize: Kustomize, name: str = "prod") -> dict[str, 
     assert versions is not None
     return {
         "versions": versions,
-        "kustomize_version": kustomize.version(),
         "environment": name,
         "spec": (project / "spec" / "llmgateway.yaml").read_bytes(),
         "rendering": redact(kustomize.build(Path("overlays", name))),
@@ -106,11 +106,6 @@ def other_validator(key: dict[str, Any]) -> None:
     )
 
 
-def other_kustomize(key: dict[str, Any]) -> None:
-    assert key["kustomize_version"] != "v5.0.0"
-    key["kustomize_version"] = "v5.0.0"
-
-
 def other_spec(key: dict[str, Any]) -> None:
     key["spec"] += b"# another comment\n"
 
@@ -121,14 +116,14 @@ def other_environment(key: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [other_rules, other_validator, other_kustomize, other_spec, other_environment],
+    [other_rules, other_validator, other_spec, other_environment],
     ids=lambda f: f.__name__.replace("_", " "),
 )
 def test_an_entry_keyed_for_anything_else_is_not_used(
     compiled: Path, prod_key: dict[str, Any], change: Any
 ) -> None:
-    """A stamp written by another compiler (rules), with other validators or another
-    kustomize, for another spec or environment: build validates in full."""
+    """A stamp written by another compiler (rules), with other validators, for another
+    spec or environment: build validates in full."""
     key = dict(prod_key)
     change(key)
     plant(compiled, **key)
@@ -170,6 +165,87 @@ def test_a_changed_rendering_invalidates_the_entry(
     assert cold_build(compiled) == (0, PLANTED[0]["line"] + "\n")
 
 
+# Another kustomize, in front of the real one: reports version v9.9.9, logs each call,
+# and appends $OTHER_BYTES to what it renders (other bytes, as an upgrade could print).
+OTHER_KUSTOMIZE = """#!/bin/sh
+echo "$*" >> "$KUSTOMIZE_LOG"
+if [ "$1" = version ]; then echo '{Version:kustomize/v9.9.9}'; exit 0; fi
+shift
+if [ -n "$OTHER_BYTES" ]; then
+  {kubectl} kustomize "$@" && printf '%b' "$OTHER_BYTES"
+else
+  exec {kubectl} kustomize "$@"
+fi
+"""
+
+
+def other_kustomize(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kustomize: Kustomize) -> Path:
+    """Install OTHER_KUSTOMIZE as $KUSTOMIZE; returns its log."""
+    if kustomize.build_command[1] != "kustomize":
+        pytest.skip("the stand-in wraps kubectl kustomize")
+    script = tmp_path / "kustomize-v9"
+    script.write_text(OTHER_KUSTOMIZE.replace("{kubectl}", kustomize.build_command[0]))
+    script.chmod(0o755)
+    log = tmp_path / "kustomize.log"
+    monkeypatch.setenv("KUSTOMIZE", str(script))
+    monkeypatch.setenv("KUSTOMIZE_LOG", str(log))
+    return log
+
+
+def test_another_kustomize_rendering_the_same_bytes_reuses_the_entry(
+    compiled: Path,
+    prod_key: dict[str, Any],
+    kustomize: Kustomize,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The findings are a function of the rendering: a kustomize of another version that
+    renders the same bytes gets the recorded findings, and build never asks its version
+    (no second kustomize process on the cold path)."""
+    log = other_kustomize(tmp_path, monkeypatch, kustomize)
+    plant(compiled, **prod_key)
+    assert cold_build(compiled) == (0, PLANTED[0]["line"] + "\n")
+    calls = log.read_text().splitlines()
+    assert calls
+    assert all(call.startswith("build ") for call in calls)
+
+
+def test_another_kustomize_rendering_other_bytes_misses_the_entry(
+    compiled: Path,
+    prod_key: dict[str, Any],
+    kustomize: Kustomize,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a kustomize upgrade that changes its output produces: another rendering, so
+    the entry is not used and build validates in full."""
+    other_kustomize(tmp_path, monkeypatch, kustomize)
+    monkeypatch.setenv("OTHER_BYTES", "# rendered by kustomize v9.9.9\\n")
+    plant(compiled, **prod_key)
+    code, err = cold_build(compiled)
+    assert (code, PLANTED[0]["line"] in err, FRESH in err) == (0, False, True)
+
+
+def test_output_the_stamp_does_not_record_is_checked(
+    compiled: Path,
+    prod_key: dict[str, Any],
+    kustomize: Kustomize,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stamped build leaves kustomize's output check until it knows whether the stamp
+    records the rendering: output the stamp does not record fails as without a stamp."""
+    other_kustomize(tmp_path, monkeypatch, kustomize)
+    monkeypatch.setenv("OTHER_BYTES", "---\\n- not a resource\\n")
+    unstamped = cold_build(compiled)
+    plant(compiled, **prod_key)
+    stamped = cold_build(compiled)
+    assert stamped == unstamped
+    assert stamped[0] == 3
+    assert "kustomize produced a document that is not a mapping at line" in stamped[1]
+    assert PLANTED[0]["line"] not in stamped[1]
+
+
 def entry(key: dict[str, Any]) -> dict[str, Any]:
     """A stamp's JSON that build would use (the planted control)."""
     value: dict[str, Any] = json.loads(stamp_text({"prod": (stamp_key(**key), PLANTED)}))
@@ -179,7 +255,7 @@ def entry(key: dict[str, Any]) -> dict[str, Any]:
 def corrupt(value: dict[str, Any], how: str) -> object:
     prod = value["environments"]["prod"]
     if how == "another format":
-        value["format"] = 2
+        value["format"] = 1  # the format before kustomize's version left the key
     elif how == "an extra field":
         value["signed"] = True
     elif how == "an extra field in an entry":
@@ -289,7 +365,10 @@ def test_the_stamp_command_records_what_build_prints(
 
     assert messages(stamped.stderr) == messages(fresh.stderr)
     assert FRESH in "\n".join(messages(stamped.stderr))
-    for heavy in ("pydantic", "kubernetes_validate", "jsonschema", "ruamel", "compiler.lint"):
+    # PyYAML too: the output check of a rendering the stamp records is not repeated.
+    heavy_modules = ("pydantic", "kubernetes_validate", "jsonschema", "ruamel", "yaml")
+    # compiler.terraform: import-terraform's help is made only when printed.
+    for heavy in (*heavy_modules, "compiler.lint", "compiler.terraform"):
         assert f" {heavy}\n" not in stamped.stderr
         assert f" {heavy}." not in stamped.stderr
 
@@ -410,3 +489,22 @@ def test_stamp_help_names_the_workflow(capsys: pytest.CaptureFixture[str]) -> No
     assert "Run it after compile and commit spec/llmgateway.validated.json with the " + (
         "overlays"
     ) in " ".join(capsys.readouterr().out.split())
+
+
+def test_every_built_environment_needs_its_entry(compiled: Path, prod_key: dict[str, Any]) -> None:
+    """build overlays/dev overlays/prod with prod's entry alone: both validated in full."""
+    plant(compiled, **prod_key)
+    code, err = cold_build(compiled, "overlays/dev", "overlays/prod")
+    assert (code, PLANTED[0]["line"] in err, FRESH in err) == (0, False, True)
+
+
+def test_a_disabled_environment_leaves_the_stamp(compiled: Path) -> None:
+    assert run_cli("stamp").code == 0
+    spec = compiled / "spec" / "llmgateway.yaml"
+    old = "  dev:\n"
+    assert old in spec.read_text()
+    spec.write_text(spec.read_text().replace(old, old + "    enabled: false\n", 1))
+    assert run_cli("compile").code == 0
+    assert run_cli("stamp").code == 0
+    stamp = json.loads((compiled / STAMP_PATH).read_text())
+    assert sorted(stamp["environments"]) == ["prod"]

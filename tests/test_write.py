@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,3 +174,28 @@ def test_a_tree_from_nothing_is_written_by_the_staging_writer(project: Path) -> 
     assert changes.created == list(tree)
     assert {k: v for k, v in read_tree(project).items() if k != "spec/llmgateway.yaml"} == tree
     assert sorted(p.name for p in project.iterdir()) == ["base", "docs", "overlays", "spec"]
+
+
+def test_a_writer_process_that_dies_fails_the_compile_and_leaves_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staging writer killed midway (as the OOM killer would): exit 3, the spec alone."""
+    parent = os.getpid()
+    real_write = Filesystem.write
+    calls = {"n": 0}
+
+    def write(self: Filesystem, path: Path, data: bytes) -> None:
+        calls["n"] += 1
+        if os.getpid() != parent and calls["n"] == 3:
+            os._exit(9)
+        real_write(self, path, data)
+
+    monkeypatch.setattr(Filesystem, "write", write)
+    result = run_cli("compile")
+    assert result.code == 3
+    assert result.err.splitlines()[-1] == (
+        "error: cannot write the generated tree (the process writing the files failed); "
+        "nothing was changed"
+    )
+    assert sorted(read_tree(project)) == ["spec/llmgateway.yaml"]
+    assert sorted(p.name for p in project.iterdir()) == ["spec"]
