@@ -645,3 +645,25 @@ def test_each_split_policy_names_its_peers_and_the_app_port() -> None:
     worker = find(documents, "NetworkPolicy", "llmgateway-worker")["spec"]
     assert "ingress" not in worker  # nothing reaches the worker
     assert worker["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_the_postgres_password_comes_from_the_auth_secret_it_is_a_key_of() -> None:
+    """With `database.mode: postgres`, POSTGRES_PASSWORD is a key of the auth Secret
+    (README "The auth Secret"; FACTS.md: the module's Secret `llmgateway-auth`, the
+    default `authSecret.name`), and DATABASE_URL expands it ($(VAR) of an earlier
+    variable, Kubernetes' dependent environment variables)."""
+    for name, defaults in (
+        ("llmgateway-auth", ""),
+        ("team-auth", "  authSecret:\n    name: team-auth\n"),
+    ):
+        documents = lowered("    topology: split\n    database: {mode: postgres}\n", defaults)
+        api = containers(documents)["llmgateway-api/api"]
+        env = {e["name"]: e for e in api["env"]}
+        assert env["POSTGRES_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": name, "key": "POSTGRES_PASSWORD"}
+        }, name
+        assert env["DATABASE_URL"]["value"] == (
+            "postgres://llmgateway:$(POSTGRES_PASSWORD)@llmgateway-postgres:5432/llmgateway"
+        )
+        names = [e["name"] for e in api["env"]]
+        assert names.index("POSTGRES_PASSWORD") < names.index("DATABASE_URL")
