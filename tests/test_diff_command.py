@@ -89,3 +89,13 @@ def test_an_unknown_environment_names_those_known(repository: Path, kustomize: K
         "error: no environment nope, stage at HEAD or in spec/llmgateway.yaml "
         "(environments: dev, prod, qa)\n"
     )
+
+
+def test_diff_keeps_its_renderings_in_the_projects_cache(repository: Path) -> None:
+    """README "What makes it fast": `diff` keeps every rendering in the project's
+    `.llmgw-cache/rendered/`, and creates nothing else in the project."""
+    before = {p.name for p in repository.iterdir()}
+    assert run_cli("diff").code == 0
+    created = {p.name for p in repository.iterdir()} - before
+    assert created <= {".llmgw-cache"}
+    assert any((repository / ".llmgw-cache" / "rendered").rglob("*"))
