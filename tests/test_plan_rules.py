@@ -269,3 +269,85 @@ def test_images_field_as_kustomize_applies_it(
     )
     (rendered,) = load_documents(kustomize.build(tmp_path))
     assert simulated["spec"]["template"]["spec"] == rendered["spec"]["template"]["spec"]
+
+
+SPLIT_DEFAULTS = """\
+defaults:
+  domain: llm.example.com
+  ingress:
+    tls:
+      issuer:
+        name: letsencrypt-prod
+  auth:
+    oauth2ProxyHost: auth.example.com
+  topology: split
+  database: {mode: external, secretName: db}
+  image:
+    tag: v1.0.0
+  services:
+    api: {replicas: 2}
+    gateway: {replicas: 2}
+environments:
+"""
+SPLIT_SERVICES = ("api", "gateway", "ui", "admin", "worker")
+PREFIX = "ghcr.io/theopenco/llmgateway"
+
+
+@pytest.mark.parametrize(
+    ("environment", "images", "replicas"),
+    [
+        pytest.param("    {}\n", [], [], id="as-the-defaults"),
+        pytest.param(
+            "    image: {tag: v1.1.0}\n",
+            [{"name": f"{PREFIX}-{s}", "newTag": "v1.1.0"} for s in SPLIT_SERVICES],
+            [],
+            id="every-service-retagged",
+        ),
+        pytest.param(
+            "    image: {splitRepositoryPrefix: registry.example.com/llmgw}\n",
+            [
+                {"name": f"{PREFIX}-{s}", "newName": f"registry.example.com/llmgw-{s}"}
+                for s in SPLIT_SERVICES
+            ],
+            [],
+            id="every-service-renamed",
+        ),
+        pytest.param(
+            "    services:\n      api: {image: {tag: v2.0.0}, replicas: 3}\n",
+            [{"name": f"{PREFIX}-api", "newTag": "v2.0.0"}],
+            [{"name": "llmgateway-api", "count": 3}],
+            id="one-service",
+        ),
+        pytest.param(
+            "    image: {tag: v1.1.0}\n    services:\n      docs: {}\n",
+            [{"name": f"{PREFIX}-{s}", "newTag": "v1.1.0"} for s in SPLIT_SERVICES],
+            [],
+            id="a-service-the-base-lacks",
+        ),
+        pytest.param(
+            "    services:\n      gateway:\n        replicas: 5\n        autoscaling:"
+            " {minReplicas: 2, maxReplicas: 6, targetCpuUtilizationPercentage: 70}\n"
+            "      worker: {replicas: 1}\n      ui: {replicas: 3}\n",
+            [],
+            [{"name": "llmgateway-ui", "count": 3}],
+            id="autoscaled-or-unchanged-counts",
+        ),
+    ],
+)
+def test_kustomize_fields_of_an_environment_of_split_defaults(
+    environment: str, images: list[dict[str, str]], replicas: list[dict[str, Any]]
+) -> None:
+    """When the defaults themselves are split, an environment's overlay retags, renames
+    and rescales the base's services with kustomize's `images` (`name` the base's image,
+    `newName`/`newTag` only what changes) and `replicas` (`name` the Deployment,
+    `count`) fields (kustomize's images and replicas transformers): a split service's
+    image is `<image.splitRepositoryPrefix>-<service>:<tag>` (README "The split topology"),
+    a service the base does not run is added whole (its image is already right), and an
+    autoscaled service gets no count (the HorizontalPodAutoscaler owns it)."""
+    from compiler.load import parse_spec
+    from compiler.plan import overlay_fields
+
+    spec = parse_spec((SPLIT_DEFAULTS + "  env:\n" + environment).encode(), "spec.yaml")
+    fields = overlay_fields(spec.defaults, dict(spec.enabled())["env"], "env")
+    assert sorted(fields.images, key=lambda i: i["name"]) == sorted(images, key=lambda i: i["name"])
+    assert fields.replicas == replicas
