@@ -287,9 +287,10 @@ defaults:
   services:
     api: {replicas: 2}
     gateway: {replicas: 2}
+    docs: {}
 environments:
 """
-SPLIT_SERVICES = ("api", "gateway", "ui", "admin", "worker")
+SPLIT_SERVICES = ("api", "gateway", "ui", "admin", "worker", "docs")
 PREFIX = "ghcr.io/theopenco/llmgateway"
 
 
@@ -325,6 +326,25 @@ PREFIX = "ghcr.io/theopenco/llmgateway"
             id="a-service-the-base-lacks",
         ),
         pytest.param(
+            "    image: {splitRepositoryPrefix: 'registry.example.com:5000/llmgw', tag: v1.1.0}\n",
+            [
+                {
+                    "name": f"{PREFIX}-{s}",
+                    "newName": f"registry.example.com:5000/llmgw-{s}",
+                    "newTag": "v1.1.0",
+                }
+                for s in SPLIT_SERVICES
+            ],
+            [],
+            id="a-registry-with-a-port",
+        ),
+        pytest.param(
+            "    image: {tag: v1.1.0}\n    services:\n      playground: {}\n      code: {}\n",
+            [{"name": f"{PREFIX}-{s}", "newTag": "v1.1.0"} for s in SPLIT_SERVICES],
+            [],
+            id="services-the-base-lacks-before-the-last",
+        ),
+        pytest.param(
             "    services:\n      gateway:\n        replicas: 5\n        autoscaling:"
             " {minReplicas: 2, maxReplicas: 6, targetCpuUtilizationPercentage: 70}\n"
             "      worker: {replicas: 1}\n      ui: {replicas: 3}\n",
@@ -351,3 +371,22 @@ def test_kustomize_fields_of_an_environment_of_split_defaults(
     fields = overlay_fields(spec.defaults, dict(spec.enabled())["env"], "env")
     assert sorted(fields.images, key=lambda i: i["name"]) == sorted(images, key=lambda i: i["name"])
     assert fields.replicas == replicas
+
+
+def test_an_environment_split_over_unified_defaults_has_no_images_or_replicas_fields() -> None:
+    """An environment that switches to split over unified defaults (the committed prod)
+    adds its services whole, each already with its image and count: its overlay has no
+    `images` or `replicas` field, not even one for the unified image it deletes."""
+    from compiler.load import parse_spec
+    from compiler.plan import overlay_fields
+
+    text = SPLIT_DEFAULTS.replace("  topology: split\n", "").replace(
+        "  database: {mode: external, secretName: db}\n", ""
+    )
+    environment = (
+        "    topology: split\n    database: {mode: external, secretName: db}\n"
+        "    replicas: 1\n    image: {tag: v1.1.0}\n    services:\n      api: {replicas: 3}\n"
+    )
+    spec = parse_spec((text + "  env:\n" + environment).encode(), "spec.yaml")
+    fields = overlay_fields(spec.defaults, dict(spec.enabled())["env"], "env")
+    assert (fields.images, fields.replicas) == ([], [])
