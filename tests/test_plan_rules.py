@@ -26,6 +26,7 @@ from compiler.plan import (
     patch_for,
     pointer,
 )
+from tests.test_lowering_sides import DEFAULTS
 
 
 def test_json_pointer_escapes_as_rfc_6901() -> None:
@@ -271,15 +272,10 @@ def test_images_field_as_kustomize_applies_it(
     assert simulated["spec"]["template"]["spec"] == rendered["spec"]["template"]["spec"]
 
 
-SPLIT_DEFAULTS = """\
-defaults:
-  domain: llm.example.com
-  ingress:
-    tls:
-      issuer:
-        name: letsencrypt-prod
-  auth:
-    oauth2ProxyHost: auth.example.com
+# The shared preamble of the lowering's rule-side specs, with split defaults.
+SPLIT_DEFAULTS = (
+    DEFAULTS
+    + """\
   topology: split
   database: {mode: external, secretName: db}
   image:
@@ -290,6 +286,7 @@ defaults:
     docs: {}
 environments:
 """
+)
 SPLIT_SERVICES = ("api", "gateway", "ui", "admin", "worker", "docs")
 PREFIX = "ghcr.io/theopenco/llmgateway"
 
