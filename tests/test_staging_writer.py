@@ -16,9 +16,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import select
 import signal
 import stat
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,28 +51,45 @@ def record(rel: str, data: bytes) -> bytes:
 END = record("", b"")
 
 
+DEADLINE = 10  # seconds for the child's report: one that never comes fails the test
+
+
 def run_child(
     tmp_path: Path, stream: bytes, fs: Filesystem | None = None
 ) -> tuple[dict[str, Any], int]:
-    """Run the child's loop in this process on ``stream``; its report, and how many bytes
-    of the stream it read (the parent never blocks on a pipe the child stopped reading)."""
-    source = tmp_path / "stream"
-    source.write_bytes(stream)
-    data_read = os.open(source, os.O_RDONLY)
-    position = os.dup(data_read)  # shares the offset: what the child read
+    """Run the child's loop in this process on ``stream``, fed through a pipe as the parent
+    feeds it (a thread writes it whole; the child gets it in pieces of the pipe's size);
+    its report, and how many bytes of the stream went through before the child closed
+    its end (the parent never blocks on a pipe the child stopped reading)."""
+    data_read, data_write = os.pipe()
     report_read, report_write = os.pipe()
-    staging = tmp_path / ".llmgw-stage"
+    sent = [0]
+
+    def feed() -> None:
+        try:
+            while sent[0] < len(stream):
+                sent[0] += os.write(data_write, stream[sent[0] :])
+        except BrokenPipeError:
+            pass
+        finally:
+            os.close(data_write)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
     try:
-        StagingWriter(staging, fs or Filesystem()).child(data_read, report_write)
-        read = os.lseek(position, 0, os.SEEK_CUR)
+        StagingWriter(tmp_path / ".llmgw-stage", fs or Filesystem()).child(data_read, report_write)
         report = b""
-        while chunk := os.read(report_read, 65536):
+        while select.select([report_read], [], [], DEADLINE)[0]:
+            chunk = os.read(report_read, 65536)
+            if not chunk:
+                break
             report += chunk
+        else:
+            pytest.fail(f"the child left its report pipe open for {DEADLINE} s")
     finally:
-        os.close(position)
+        feeder.join()
         os.close(report_read)
-    source.unlink()
-    return json.loads(report), read
+    return json.loads(report), sent[0]
 
 
 def listing(root: Path) -> dict[str, tuple[str, int, bytes]]:
@@ -274,9 +293,20 @@ def test_the_first_error_is_reported_named_only_when_the_os_names_it(
 
 
 def write_through_a_child(
-    staging: Path, plan: Callable[[Callable[[str, bytes], None] | None], dict[str, bytes]]
+    staging: Path,
+    plan: Callable[[Callable[[str, bytes], None] | None], dict[str, bytes]],
+    fs: Filesystem | None = None,
 ) -> dict[str, bytes]:
-    return StagingWriter(staging, Filesystem()).write(plan)
+    """`StagingWriter.write` with a real child; a planning that finds itself in another
+    process than the caller's ends it at once (the caller's side then fails)."""
+    caller = os.getpid()
+
+    def planned_here(sink: Callable[[str, bytes], None] | None) -> dict[str, bytes]:
+        if os.getpid() != caller:
+            os._exit(0)
+        return plan(sink)
+
+    return StagingWriter(staging, fs or Filesystem()).write(planned_here)
 
 
 def test_the_childs_error_reaches_the_parent(tmp_path: Path) -> None:
@@ -340,3 +370,75 @@ def test_the_child_outlives_a_signal_the_parent_decides(
         "base/a.yaml": ("file", 0o640, large),
         "base/b.yaml": ("file", 0o640, OURS),
     }
+
+
+class Broken(Filesystem):
+    """A bug in the child: anything but an OSError raised while it creates a file."""
+
+    def write(self, path: Path, data: bytes) -> None:
+        raise RuntimeError("a bug")
+
+
+def test_only_the_calling_process_plans_and_goes_on(tmp_path: Path) -> None:
+    """The child only writes: the planning runs in the process that called `write`, and
+    the child never comes back into the caller's code, even when it fails with a bug (it
+    ends; the caller reports that the process writing the files failed). A second process
+    going on would plan, print and write the tree a second time."""
+    staging = staged(tmp_path)
+    caller = os.getpid()
+    came_back = tmp_path / "came-back"
+
+    def plan(sink: Callable[[str, bytes], None] | None) -> dict[str, bytes]:
+        assert sink is not None
+        if os.getpid() != caller:
+            os._exit(0)  # planning in another process: end it, the caller sees it
+        sink("base/a.yaml", OURS)
+        return {"base/a.yaml": OURS}
+
+    try:
+        with pytest.raises(OSError, match="the process writing the files failed") as caught:
+            StagingWriter(staging, Broken()).write(plan)
+    finally:
+        if os.getpid() != caller:
+            came_back.write_text(f"process {os.getpid()} came back from the child's code")
+            os._exit(0)
+    assert caught.value.errno == errno.EIO
+    assert not came_back.exists()
+
+
+def test_the_child_is_waited_for(tmp_path: Path) -> None:
+    """No process is left behind (not even a zombie) once `write` returns."""
+    staging = staged(tmp_path)
+    before = children()
+
+    def plan(sink: Callable[[str, bytes], None] | None) -> dict[str, bytes]:
+        assert sink is not None
+        sink("base/a.yaml", OURS)
+        return {"base/a.yaml": OURS}
+
+    assert write_through_a_child(staging, plan) == {"base/a.yaml": OURS}
+    assert children() - before == set()
+
+
+class Dies(Filesystem):
+    """The child killed at its first file (as the OOM killer would)."""
+
+    def write(self, path: Path, data: bytes) -> None:
+        os._exit(9)
+
+
+@pytest.mark.parametrize("files", [1, 40])
+def test_a_child_that_dies_fails_the_write(tmp_path: Path, files: int) -> None:
+    """The caller gets the error whether it still had files to send (a broken pipe) or
+    not, and whatever it had not sent yet (a buffer still full at the end)."""
+    staging = staged(tmp_path)
+
+    def plan(sink: Callable[[str, bytes], None] | None) -> dict[str, bytes]:
+        assert sink is not None
+        for n in range(files):
+            sink(f"base/{n}.yaml", b"x" * 50_000)
+        return {}
+
+    with pytest.raises(OSError, match="the process writing the files failed") as caught:
+        write_through_a_child(staging, plan, Dies())
+    assert (caught.value.errno, caught.value.filename) == (errno.EIO, None)
