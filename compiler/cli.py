@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from compiler import __version__, tools
+from compiler import __version__, early, tools
 from compiler.completion import SHELLS
 from compiler.console import Output
 from compiler.errors import CompilerError, ExitCode, UsageError
@@ -542,6 +542,16 @@ def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the command line; return the exit code."""
+    # `build <overlay>`'s kustomize runs while the rest starts (`python -m compiler` starts
+    # it before importing this module); it is always ended by the time we return.
+    early.start(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_command(argv, out, err)
+    finally:
+        early.discard()
+
+
+def run_command(argv: Sequence[str] | None, out: TextIO | None, err: TextIO | None) -> int:
     output = Output(out or sys.stdout, err or sys.stderr)
     parser = build_parser(PROGRAM if argv is not None else program_name(sys.argv[0]))
     try:
