@@ -342,7 +342,7 @@ class StagingWriter:
 
     def write(self, plan: Callable[[Callable[[str, bytes], None] | None], Tree]) -> Tree:
         """Run ``plan`` with a sink streaming every file to the child; the planned tree."""
-        data_read, data_write = os.pipe()
+        data_read, data_write = files_pipe()
         report_read, report_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -443,6 +443,20 @@ class StagingWriter:
             return
         self.fs.write(target, data)
         written.add(rel)
+
+
+# A pipe holds 64 KiB unless asked for more (pipe(7)); the parent then waited on the
+# child at every flush of its 1 MiB buffer (0.5 s of a compile of 1,000 environments).
+# 1 MiB is Linux's default /proc/sys/fs/pipe-max-size.
+PIPE_BYTES = 1 << 20
+
+
+def files_pipe() -> tuple[int, int]:
+    """A pipe (read end, write end) holding PIPE_BYTES where the system allows it."""
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):  # a lower limit; not Linux
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    return read_end, write_end
 
 
 def read_all(fd: int) -> bytes:

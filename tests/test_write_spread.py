@@ -21,7 +21,13 @@ import pytest
 
 from compiler.load import load_spec
 from compiler.plan import plan_tree
-from compiler.write import Filesystem, StagingWriter, spread_subfolders, write_planned
+from compiler.write import (
+    Filesystem,
+    StagingWriter,
+    files_pipe,
+    spread_subfolders,
+    write_planned,
+)
 from tests.helpers import read_tree
 
 # include/uapi/linux/fs.h (/usr/include/linux/fs.h:201-202, 242, 255), as x86-64 encodes them.
@@ -127,3 +133,17 @@ def test_where_there_is_no_such_flag_nothing_is_flagged_and_the_tree_is_the_same
         assert {k: v for k, v in read_tree(root).items() if not k.startswith("spec/")} == plan(None)
     finally:
         shutil.rmtree(root)
+
+
+def test_the_pipe_to_the_writer_holds_a_megabyte() -> None:
+    """The parent streams whole files to the staging writer without waiting on each flush."""
+    if not hasattr(fcntl, "F_GETPIPE_SZ"):
+        pytest.skip("pipe sizes are Linux's")
+    if int(Path("/proc/sys/fs/pipe-max-size").read_text()) < 1 << 20:
+        pytest.skip("this system caps pipes below a megabyte")
+    read_end, write_end = files_pipe()
+    try:
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == 1 << 20
+    finally:
+        os.close(read_end)
+        os.close(write_end)
