@@ -472,21 +472,31 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_diff(args: argparse.Namespace, output: Output) -> int:
-    from compiler.review import diff_command, live_diff_command
-
     if args.live:
+        from compiler.review import live_diff_command
+
         if args.base or args.env:
             raise UsageError("--live compares one overlay with the cluster; drop --base and --env")
         name = overlay_name(args.live)
         return live_diff_command(output, name, fmt=args.format, fail_on=args.fail_on)
-    return diff_command(
-        output,
-        args.spec,
-        base=args.base,
-        environments=args.env,
-        fmt=args.format,
-        fail_on=args.fail_on,
-    )
+    from compiler.rendercache import EarlyRender
+    from compiler.review import diff_command
+
+    # The overlays on disk render while the spec loads (used when they are what compile
+    # wrote: the base revision's committed as planned, or the spec's); never left running.
+    early = EarlyRender(Path("."), args.spec, args.env)
+    try:
+        return diff_command(
+            output,
+            args.spec,
+            base=args.base,
+            environments=args.env,
+            fmt=args.format,
+            fail_on=args.fail_on,
+            early=early,
+        )
+    finally:
+        early.done()
 
 
 def run_lint(args: argparse.Namespace, output: Output) -> int:
