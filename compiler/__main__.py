@@ -1,5 +1,15 @@
 """`python -m compiler`."""
 
-from compiler.cli import main
+import sys
 
-raise SystemExit(main())
+from compiler import early
+
+# Before the command line's imports: `build <overlay>`'s kustomize runs while they load.
+early.start(sys.argv[1:])
+try:
+    from compiler.cli import main
+
+    code = main()
+finally:
+    early.discard()  # not taken over by build (or never reached main): ended here
+raise SystemExit(code)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compiler import early
 from compiler.console import Output
 from compiler.errors import ExitCode, UsageError
 from compiler.stamp import Findings, is_findings, read_stamp, stamp_key, stamped_findings
@@ -36,6 +37,7 @@ def build_command(
     root = Path(".")
     spec = None
     if not is_current(root, Path(spec_path), names):
+        early.discard()  # kustomize started early is not used when the spec is loaded
         spec = stale_build_check(output, spec_path, names)
         if spec is None:
             return ExitCode.DIFFERENCES
@@ -45,25 +47,35 @@ def build_command(
     keys = [inputs_digest(o, kustomize.build_command) for o in overlays]
     cached = [cache.get("render", k) if k else None for k in keys]
     todo = [i for i, text in enumerate(cached) if text is None]
+    if not todo:
+        early.discard()
     stamp = read_stamp(root) if validate and stampable(overlays) else None
     # A stamped build of one overlay defers the check of kustomize's output (libyaml: the
     # PyYAML import and a parse) until it knows whether the stamp records this rendering.
     deferred = list(todo) if stamp is not None and len(todo) == 1 else []
     cache_late = bool(deferred)  # cached once checked (deferred is emptied then)
+    versions = None
+    if validate:
+        from compiler.lintcache import lint_versions
+
+        # The findings depend on the rules and the validators too (lintcache). Asked
+        # before the rendering: kustomize may be running already (compiler.early).
+        versions = lint_versions()
     # The real secret.env of a secretGenerator is read here, and its values hidden.
     texts = render(kustomize, [overlays[i] for i in todo], real_secrets=True, check=not deferred)
     for index, text in zip(todo, texts, strict=True):
         cached[index] = text
+        if (
+            keys[index] is not None
+            and inputs_digest(overlays[index], kustomize.build_command) != keys[index]
+        ):
+            keys[index] = None  # its files changed while kustomize read them: not cached
     rendered = [redact(text or "") for text in cached]
     if not cache_late:
         cache_renderings(cache, keys, cached, todo)
     found: Any = None
     if validate:
         spec_bytes = read_regular(spec_path)  # a regular file: loaded or fingerprinted above
-        from compiler.lintcache import lint_versions
-
-        # The findings depend on the rules and the validators too (lintcache).
-        versions = lint_versions()
         lint_key = sha256(
             f"{versions}".encode() + b"\0" + spec_bytes + b"\0" + "\0".join(rendered).encode()
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from compiler.compare import (
 )
 from compiler.console import Output
 from compiler.emit import scalar
-from compiler.errors import CompilerError, ExitCode, ExternalError, UsageError
+from compiler.errors import ExitCode, ExternalError, UsageError
 from compiler.fingerprint import FINGERPRINT_PATH, SECRET_ENV, read_fingerprint
 from compiler.golden import existing_goldens, golden_path, golden_text
 from compiler.journal import leftovers
@@ -32,13 +31,14 @@ from compiler.lint import Finding, lint_environment
 from compiler.lintcache import LintCache
 from compiler.lower.meta import component_selector
 from compiler.plan import Tree
+from compiler.rendercache import EarlyRender as EarlyRender  # its home before diff used it
 from compiler.rendered import load_rendered
 from compiler.secretignore import exposed_env_files, left_behind
 from compiler.spec import Spec
 from compiler.write import existing_files, is_generated, read_file
 
 if TYPE_CHECKING:
-    from compiler.rendercache import RenderCache
+    pass
 
 
 @dataclass
@@ -159,60 +159,6 @@ def lint_all(
                 cache.put(key, kept)
         found.extend(kept)
     return found
-
-
-class EarlyRender:
-    """The overlays rendered into the render cache in a thread from the start of `check`,
-    while the spec is loaded and planned: kustomize's time overlaps the spec's (issue 15:
-    at a few environments a process's fixed costs dominate). Only when the fingerprint
-    says base/ and the overlays are exactly what compile wrote from this spec (so nothing
-    is rendered that check itself would not render), and for at most ``LIMIT`` overlays
-    (with more, a tree that drifted anyway would waste a fleet's rendering). The cache's
-    own keys decide what is used later: a rendering whose inputs changed is never used."""
-
-    LIMIT = 10
-
-    def __init__(self, root: Path, spec_path: str) -> None:
-        from compiler.fingerprint import is_current
-
-        self.root = root.resolve()  # the thread's paths never depend on the current directory
-        self.cache: RenderCache | None = None
-        self.thread: threading.Thread | None = None
-        recorded = read_fingerprint(self.root)
-        files = recorded[1] if recorded else {}
-        names = sorted(
-            {p.split("/")[1] for p in files if p.startswith("overlays/") and p.count("/") >= 2}
-        )
-        if not 0 < len(names) <= self.LIMIT:
-            return
-        try:
-            current = is_current(self.root, Path(spec_path), names)
-        except CompilerError:
-            current = False  # check reports it
-        if current:
-            overlays = [self.root / "overlays" / name for name in names]
-            self.thread = threading.Thread(target=self.run, args=(overlays,))
-            self.thread.start()
-
-    def run(self, overlays: list[Path]) -> None:
-        from compiler.kustomize import find_kustomize
-        from compiler.render import render as render_overlays
-        from compiler.rendercache import RenderCache
-
-        try:
-            kustomize = find_kustomize()
-            cache = RenderCache(self.root, kustomize)
-            cacheable = [o for o, key in zip(overlays, cache.keys(overlays), strict=True) if key]
-            render_overlays(kustomize, cacheable, cache=cache)
-            self.cache = cache
-        except CompilerError:
-            pass  # rendered again where it is needed, which reports it
-
-    def done(self) -> RenderCache | None:
-        """Wait for the rendering; its cache (kustomize's identity asked once), or None."""
-        if self.thread is not None:
-            self.thread.join()
-        return self.cache
 
 
 def check(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from compiler import __version__, tools
+from compiler import __version__, early, tools
 from compiler.completion import SHELLS
 from compiler.console import Output
 from compiler.errors import CompilerError, ExitCode, UsageError
@@ -472,21 +472,31 @@ def run_snapshot(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_diff(args: argparse.Namespace, output: Output) -> int:
-    from compiler.review import diff_command, live_diff_command
-
     if args.live:
+        from compiler.review import live_diff_command
+
         if args.base or args.env:
             raise UsageError("--live compares one overlay with the cluster; drop --base and --env")
         name = overlay_name(args.live)
         return live_diff_command(output, name, fmt=args.format, fail_on=args.fail_on)
-    return diff_command(
-        output,
-        args.spec,
-        base=args.base,
-        environments=args.env,
-        fmt=args.format,
-        fail_on=args.fail_on,
-    )
+    from compiler.rendercache import EarlyRender
+    from compiler.review import diff_command
+
+    # The overlays on disk render while the spec loads (used when they are what compile
+    # wrote: the base revision's committed as planned, or the spec's); never left running.
+    early = EarlyRender(Path("."), args.spec, args.env)
+    try:
+        return diff_command(
+            output,
+            args.spec,
+            base=args.base,
+            environments=args.env,
+            fmt=args.format,
+            fail_on=args.fail_on,
+            early=early,
+        )
+    finally:
+        early.done()
 
 
 def run_lint(args: argparse.Namespace, output: Output) -> int:
@@ -542,6 +552,16 @@ def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the command line; return the exit code."""
+    # `build <overlay>`'s kustomize runs while the rest starts (`python -m compiler` starts
+    # it before importing this module); it is always ended by the time we return.
+    early.start(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_command(argv, out, err)
+    finally:
+        early.discard()
+
+
+def run_command(argv: Sequence[str] | None, out: TextIO | None, err: TextIO | None) -> int:
     output = Output(out or sys.stdout, err or sys.stderr)
     parser = build_parser(PROGRAM if argv is not None else program_name(sys.argv[0]))
     try:

@@ -6,7 +6,6 @@ import importlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,22 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from compiler import early, tools
 from compiler.console import Output
+from compiler.early import GO_RUNTIME, build_environment
 from compiler.errors import ExitCode, ExternalError, KustomizeError
-from compiler.tools import run_tool, stop_all_tools
+from compiler.tools import run_tool, stop_all_tools, wait_tool
+
+__all__ = ["GO_RUNTIME", "Kustomize", "find_kustomize"]  # GO_RUNTIME: bench/run.py's
 
 T = TypeVar("T")
 # Overlays rendered by one kustomize process of a fleet (build_many). kustomize's CPU time
 # an overlay grows with the fleet (measured, kubectl kustomize v5.5.0, 2 cores, user+sys,
 # Go's default collector: 45 ms an overlay in fleets of 20, 49 ms in 50, 65 ms in 100,
-# 135 ms in 250); with the collector below, 32-35 ms in fleets of 15 to 40. A fleet of
+# 135 ms in 250); with early.GO_RUNTIME's collector, 32-35 ms in fleets of 15 to 40. A fleet of
 # 500 did not finish within the default 120 s timeout (then every overlay renders alone).
 FLEET_SIZE = 25
-# Go's garbage collector, unless the caller chose otherwise: off until the heap reaches
-# the limit (a soft one: Go collects as usual above it). kustomize's heap is short-lived;
-# measured on fleets of 20 overlays, 0.65 s of CPU against 0.93 s with GOGC=100 (25% less
-# for one overlay alone), about 230 MB resident at most.
-GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "192MiB"}
 INSTALL_HINT = (
     "install kustomize v5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) "
     "or kubectl (which includes it), or set $KUSTOMIZE to the kustomize binary"
@@ -48,17 +46,20 @@ class Kustomize:
 
         ``check=False`` leaves `check_output` to the caller (build does it unless the
         committed stamp records this exact rendering, checked when it was stamped)."""
-        env = {**os.environ, "LC_ALL": "C"}
-        if not any(name in env for name in GO_RUNTIME):
-            env.update(GO_RUNTIME)
-        if parallel:
-            # One Go thread per kustomize when several run at once: less contention for
-            # the cores (measured: 0.65 -> 0.54 of the serial time on two cores).
-            env.setdefault("GOMAXPROCS", "1")
+        env = build_environment(os.environ, parallel=parallel)
+        command = [*self.build_command, str(directory)]
+        # The same process, when `build <overlay>` started it before the imports (early).
+        started = early.take(command, env)
         try:
-            done = run_tool(
-                [*self.build_command, str(directory)], tool=self.tool(directory), env=env
-            )
+            if started is None:
+                done = run_tool(command, tool=self.tool(directory), env=env)
+            else:
+                done = wait_tool(
+                    started.process,
+                    tool=self.tool(directory),
+                    limit=tools.TIMEOUT,
+                    started=started.started,
+                )
         except ExternalError as exc:
             raise KustomizeError(str(exc)) from None
         stderr = done.stderr.decode("utf-8", errors="replace")
@@ -169,21 +170,14 @@ class Kustomize:
 def find_kustomize(environ: Mapping[str, str] | None = None) -> Kustomize:
     """The kustomize to use, in discovery order; raise KustomizeError when none exists."""
     environ = os.environ if environ is None else environ
-    path = environ.get("PATH", os.defpath)
+    found = early.kustomize_command(environ)
+    if found is not None:
+        return Kustomize(*found)
     explicit = environ.get("KUSTOMIZE")
     if explicit:
-        resolved = shutil.which(explicit, path=path)
-        if resolved is None:
-            raise KustomizeError(
-                f"$KUSTOMIZE is {explicit!r}, which is not an executable; {INSTALL_HINT}"
-            )
-        return Kustomize((resolved, "build"), "$KUSTOMIZE")
-    standalone = shutil.which("kustomize", path=path)
-    if standalone is not None:
-        return Kustomize((standalone, "build"), "PATH")
-    kubectl = shutil.which("kubectl", path=path)
-    if kubectl is not None:
-        return Kustomize((kubectl, "kustomize"), "kubectl on PATH")
+        raise KustomizeError(
+            f"$KUSTOMIZE is {explicit!r}, which is not an executable; {INSTALL_HINT}"
+        )
     raise KustomizeError(f"no kustomize found; {INSTALL_HINT}")
 
 

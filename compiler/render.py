@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from compiler.errors import ExternalError, UsageError
 from compiler.files import NotRegularFileError, create_new, read_regular, special_file
 from compiler.fingerprint import SECRET_ENV
 from compiler.kustomize import Kustomize
-from compiler.rendercache import RenderCache, cached_render, reads_only
+from compiler.rendercache import KIND, RenderCache, cached_render, git_tree_id, reads_only
 from compiler.secretenv import check_secret_env, refuse_special_secret_env
 
 PLACEHOLDER = "placeholder-not-a-secret"
@@ -116,15 +116,28 @@ def render_revision(
     names: Sequence[str],
     scratch: Path,
     cache: RenderCache | None = None,
+    planned: Mapping[str, bytes] | None = None,
 ) -> list[str]:
     """The overlays ``names`` as committed at ``revision``. With a ``cache``, keyed by the
     git tree ids of base/ and each overlay (nothing exported for that); only the misses
-    are exported, into ``scratch``, and rendered."""
+    are exported, into ``scratch``, and rendered.
+
+    An overlay committed exactly as ``planned`` has it (the tree compile writes: the same
+    git tree ids for base/ and the overlay, no .gitattributes to filter the export) has
+    the same files, so the same rendering, as the other side of `diff`: it is written
+    from the plan instead of exported, and keyed by its files as that side is, so it is
+    rendered once for both sides (and not at all when `check` or an early start rendered
+    the same files already)."""
     from compiler import git
+
+    same: list[str] = []  # committed as planned
+    borrowed: dict[int, str | None] = {}  # keyed by their files: index -> git key
 
     def export_and_render(indexes: list[int]) -> list[tuple[str, bool]]:
         chosen = [scratch / "overlays" / names[i] for i in indexes]
-        git.export_tree(revision, scratch, paths=("base", *(f"overlays/{o.name}" for o in chosen)))
+        exported = [f"overlays/{o.name}" for o in chosen if o.name not in same]
+        if exported or not same:
+            git.export_tree(revision, scratch, paths=(*(() if same else ("base",)), *exported))
         texts = render(kustomize, chosen)
         return [
             (text, reads_only(scratch, [scratch / "base", o]))
@@ -134,7 +147,50 @@ def render_revision(
     if cache is None:
         return [text for text, _ in export_and_render(list(range(len(names))))]
     trees = git.tree_ids(revision, ("base", ".gitattributes", "overlays/"))
-    return cached_render(cache.cache, cache.git_keys(trees, names), export_and_render)
+    keys = cache.git_keys(trees, names)
+    same.extend(committed_as_planned(trees, planned or {}, names))
+    if same:
+        for rel, data in (planned or {}).items():
+            if rel.startswith(("base/", *(f"overlays/{name}/" for name in same))):
+                (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+                create_new(scratch / rel, data)
+        files = cache.keys([scratch / "overlays" / name for name in same])
+        for name, key in zip(same, files, strict=True):
+            index = names.index(name)
+            committed = keys[index]
+            if key and (committed is None or cache.cache.get(KIND, committed) is None):
+                keys[index], borrowed[index] = key, committed
+    texts = cached_render(cache.cache, keys, export_and_render)
+    for index, committed in borrowed.items():
+        # Kept under the git key too (when storable, so stored): a later diff whose spec
+        # changed this overlay still finds the committed side's rendering.
+        if committed and cache.cache.get(KIND, keys[index] or "") is not None:
+            cache.cache.put(KIND, committed, texts[index])
+    return texts
+
+
+def committed_as_planned(
+    trees: Mapping[str, str], planned: Mapping[str, bytes], names: Sequence[str]
+) -> list[str]:
+    """Those of ``names`` whose base/ and overlay have, as committed (``trees``:
+    `git.tree_ids`), the git tree ids of the ``planned`` files."""
+    if ".gitattributes" in trees or "base" not in trees:
+        return []
+    kind = "sha256" if len(trees["base"]) == 64 else "sha1"  # the repository's object format
+
+    def tree_id(prefix: str) -> str:
+        return git_tree_id(
+            {rel[len(prefix) :]: data for rel, data in planned.items() if rel.startswith(prefix)},
+            kind,
+        )
+
+    if not planned or tree_id("base/") != trees["base"]:
+        return []
+    return [
+        name
+        for name in names
+        if f"overlays/{name}" in trees and tree_id(f"overlays/{name}/") == trees[f"overlays/{name}"]
+    ]
 
 
 def copy_regular(source: Path, destination: Path, skip: str = "") -> None:

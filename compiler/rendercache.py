@@ -21,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from compiler.errors import ExternalError
+from compiler.errors import CompilerError, ExternalError
 from compiler.files import NotRegularFileError, read_regular
-from compiler.fingerprint import SECRET_ENV, Cache
+from compiler.fingerprint import SECRET_ENV, Cache, is_current, read_fingerprint
 from compiler.kustomize import Kustomize
 
 KIND = "rendered"
@@ -164,6 +165,31 @@ def git_key(identity: str, trees: dict[str, str], overlay: str) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def git_tree_id(files: Mapping[str, bytes], kind: str = "sha1") -> str:
+    """The object id git gives a directory holding ``files`` (paths relative to it, each
+    a regular file of mode 100644, as compile writes them), in the repository's object
+    format (``kind``: sha1 or sha256). Git's tree format: entries `<mode> <name>\\0<id>`
+    sorted by name, a directory's name compared as if it ended with `/`."""
+    blobs: dict[str, bytes] = {}
+    directories: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        head, nested, rest = path.partition("/")
+        if nested:
+            directories.setdefault(head, {})[rest] = data
+        else:
+            blobs[head] = data
+    entries = [
+        (name, b"100644", hashlib.new(kind, b"blob %d\0" % len(data) + data).hexdigest())
+        for name, data in blobs.items()
+    ]
+    entries += [(name, b"40000", git_tree_id(sub, kind)) for name, sub in directories.items()]
+    entries.sort(key=lambda e: e[0].encode() + (b"/" if e[1] == b"40000" else b""))
+    content = b"".join(
+        mode + b" " + name.encode() + b"\0" + bytes.fromhex(oid) for name, mode, oid in entries
+    )
+    return hashlib.new(kind, b"tree %d\0" % len(content) + content).hexdigest()
+
+
 def cached_render(
     cache: Cache,
     keys: Sequence[str | None],
@@ -180,6 +206,17 @@ def cached_render(
             if key is not None and storable:
                 cache.put(KIND, key, text)
     return [text or "" for text in found]
+
+
+def holds_renderings(cache: Cache) -> bool:
+    """Whether the render cache holds any entry (none: every lookup would miss)."""
+    if not cache.usable(KIND):
+        return False
+    try:
+        with os.scandir(cache.directory / KIND) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
 
 
 class RenderCache:
@@ -216,3 +253,83 @@ class RenderCache:
         if identity is None:
             return [None] * len(names)
         return [git_key(identity, trees, f"overlays/{name}") for name in names]
+
+
+class EarlyRender:
+    """The overlays rendered into the render cache in a thread from the start of `check`
+    and `diff` (``only``: of these environments), while the spec is loaded and planned:
+    kustomize's time overlaps the spec's (issue 15: at a few environments a process's
+    fixed costs dominate). Only when the fingerprint
+    says base/ and the overlays are exactly what compile wrote from this spec (so nothing
+    is rendered that check itself would not render), and for at most ``LIMIT`` overlays
+    (with more, a tree that drifted anyway would waste a fleet's rendering). The cache's
+    own keys decide what is used later: a rendering whose inputs changed is never used."""
+
+    LIMIT = 10
+
+    def __init__(self, root: Path, spec_path: str, only: Sequence[str] | None = None) -> None:
+
+        self.root = root.resolve()  # the thread's paths never depend on the current directory
+        self.cache: RenderCache | None = None
+        self.thread: threading.Thread | None = None
+        recorded = read_fingerprint(self.root)
+        files = recorded[1] if recorded else {}
+        names = sorted(
+            {p.split("/")[1] for p in files if p.startswith("overlays/") and p.count("/") >= 2}
+        )
+        if only:
+            names = [name for name in names if name in only]
+        if not 0 < len(names) <= self.LIMIT:
+            return
+        try:
+            current = is_current(self.root, Path(spec_path), names)
+        except CompilerError:
+            current = False  # check reports it
+        if current:
+            overlays = [self.root / "overlays" / name for name in names]
+            self.thread = threading.Thread(target=self.run, args=(overlays,))
+            self.thread.start()
+
+    def run(self, overlays: list[Path]) -> None:
+        from compiler.kustomize import find_kustomize
+        from compiler.render import render as render_overlays
+
+        try:
+            kustomize = find_kustomize()
+            cache = RenderCache(self.root, kustomize)
+            if holds_renderings(cache.cache):
+                cacheable = [o for o, k in zip(overlays, cache.keys(overlays), strict=True) if k]
+                render_overlays(kustomize, cacheable, cache=cache)
+            else:
+                self.render_while_asking(cache, overlays)
+            self.cache = cache
+        except CompilerError:
+            pass  # rendered again where it is needed, which reports it
+
+    def render_while_asking(self, cache: RenderCache, overlays: list[Path]) -> None:
+        """With nothing to look up, the overlays render while kustomize is asked its
+        identity (which only the keys need, to store them): one process less before them.
+        Stored as `render.render` stores: when no file changed meanwhile (their digests
+        before and after, kustomize's identity aside) and nothing outside was read."""
+        from compiler.render import render as render_overlays
+
+        before = [overlay_key(o, "", {}) for o in overlays]
+        cacheable = [o for o, digest in zip(overlays, before, strict=True) if digest]
+        asking = threading.Thread(target=lambda: cache.identity)
+        asking.start()
+        try:
+            texts = render_overlays(cache.kustomize, cacheable)
+        finally:
+            asking.join()
+        keys = cache.keys(cacheable)
+        digests = [d for d in before if d]
+        for overlay, text, digest, key in zip(cacheable, texts, digests, keys, strict=True):
+            unchanged = overlay_key(overlay, "", {}) == digest
+            if key and unchanged and reads_only(self.root, [self.root / "base", overlay]):
+                cache.cache.put(KIND, key, text)
+
+    def done(self) -> RenderCache | None:
+        """Wait for the rendering; its cache (kustomize's identity asked once), or None."""
+        if self.thread is not None:
+            self.thread.join()
+        return self.cache

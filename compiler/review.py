@@ -791,6 +791,7 @@ def diff_command(
     environments: list[str] | None,
     fmt: str,
     fail_on: str,
+    early: Any = None,  # rendercache.EarlyRender: the overlays on disk, rendering since the start
 ) -> int:
     """`diff`: the overlays committed at ``base`` against what the spec compiles to."""
     import tempfile
@@ -828,14 +829,14 @@ def diff_command(
     # Only base/ and the overlays compared are exported and written.
     scopes = ("base", *(f"overlays/{n}" for n in sorted(wanted)))
     prefixes = tuple(f"{scope}/" for scope in scopes)
-    cache = RenderCache(Path("."), kustomize)
+    cache = (early.done() if early else None) or RenderCache(Path("."), kustomize)
     with tempfile.TemporaryDirectory(prefix="llmgw-diff-") as scratch:
         old_root = Path(scratch) / "ref"
         new_root = Path(scratch) / "work"
         old_dirs = [n for n in old_names if n in wanted]
         new_dirs = [n for n in new_names if n in wanted]
         # The committed side is keyed by git tree ids: only its misses are exported.
-        old_texts = render_revision(kustomize, revision, old_dirs, old_root, cache)
+        old_texts = render_revision(kustomize, revision, old_dirs, old_root, cache, tree)
         for rel, data in tree.items():
             if not rel.startswith(prefixes):
                 continue

@@ -12,10 +12,12 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from compiler.early import spawn
 from compiler.errors import ExternalError
 
 DEFAULT_TIMEOUT = 120.0
@@ -52,21 +54,22 @@ def run_tool(
     """
     limit = TIMEOUT if timeout is None else timeout
     try:
-        process = subprocess.Popen(
-            list(command),
-            cwd=cwd,
-            env=None if env is None else dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        process = spawn(command, env, None if cwd is None else str(cwd))
     except OSError as exc:
         raise ExternalError(f"cannot run {tool}: {exc.strerror}") from None
+    return wait_tool(process, tool=tool, limit=limit)
+
+
+def wait_tool(
+    process: subprocess.Popen[bytes], *, tool: str, limit: float, started: float | None = None
+) -> Completed:
+    """Collect the output of a tool `spawn` started, killing it ``limit`` seconds after
+    it started (``started``, time.monotonic(): now when None)."""
     with _running_lock:
         _running.add(process)
+    remaining = limit if started is None else max(0.0, started + limit - time.monotonic())
     try:
-        stdout, stderr = process.communicate(timeout=limit)
+        stdout, stderr = process.communicate(timeout=remaining)
     except subprocess.TimeoutExpired:
         _kill(process)
         process.communicate()

@@ -89,6 +89,19 @@ def test_check_and_lint_report_what_the_cache_holds(linted: Path) -> None:
     assert "LLMGW999 planted" in linted_again.err
 
 
+def test_a_cold_render_cache_still_reads_the_findings_cache(linted: Path) -> None:
+    """The renderings are made again (their cache is gone), come out the same, and so
+    key the same findings: those are read, not validated again."""
+    plant(linted)
+    rendered = linted.parent / "rendered"
+    assert len(list(rendered.iterdir())) == 2  # dev and prod, from the first check
+    shutil.rmtree(rendered)
+    result = check()
+    assert "prod: error: Deployment/planted: LLMGW999 planted" in result.err
+    assert FOUND not in result.err
+    assert len(list(rendered.iterdir())) == 2  # rendered again, kept again
+
+
 @pytest.mark.parametrize(
     "content",
     [

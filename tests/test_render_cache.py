@@ -212,7 +212,8 @@ def test_diff_renders_only_what_changed_and_reads_the_base_side_from_git(
     git("commit", "-qm", "initial")
     first = run_cli("diff")
     assert first.code == 0, first.err
-    assert built(logged) == ["dev", "dev", "prod", "prod"]  # both sides, cold
+    # Cold: each overlay once, for both sides (HEAD's overlays are what the spec compiles to).
+    assert built(logged) == ["dev", "prod"]
     assert run_cli("diff").out == first.out
     assert built(logged) == []
     edit(project / "spec" / "llmgateway.yaml", "    replicas: 3\n", "    replicas: 4\n")
@@ -224,7 +225,7 @@ def test_diff_renders_only_what_changed_and_reads_the_base_side_from_git(
     assert run_cli("compile").code == 0
     git("commit", "-qam", "four replicas")
     assert run_cli("diff", "--base", "HEAD").code == 0
-    assert built(logged) == ["prod"]
+    assert built(logged) == []  # HEAD's prod is the spec's, rendered by the diff before
     back = run_cli("diff", "--base", "HEAD~1")
     assert back.code == 1
     assert "spec.replicas: 3 -> 4" in back.out
@@ -254,3 +255,200 @@ def test_no_secret_value_reaches_the_cache(logged: Path, project: Path) -> None:
     for value in (SECRET, f"{SECRET}x", f"{SECRET}y"):
         assert value.encode() not in cached
         assert base64.b64encode(value.encode()) not in cached
+
+
+# diff's two sides: an overlay committed at the base revision exactly as the spec compiles
+# it (the same git tree ids for base/ and the overlay) is rendered once for both, and the
+# overlays on disk start rendering before the spec is read (rendercache.EarlyRender).
+
+
+def commit(project: Path, message: str = "initial", *, init: str = "") -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=project,
+            check=True,
+            capture_output=True,
+        )
+
+    if init:
+        git("init", "-q", "-b", "main", f"--object-format={init}")
+    git("add", "-A")
+    git("commit", "-qm", message)
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_the_plan_s_git_tree_ids_are_git_s(logged: Path, project: Path, object_format: str) -> None:
+    from compiler import git
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.render import committed_as_planned
+    from compiler.rendercache import git_tree_id
+
+    commit(project, init=object_format)
+    tree = plan_tree(load_spec("spec/llmgateway.yaml"))
+    trees = git.tree_ids("HEAD", ("base", ".gitattributes", "overlays/"))
+    assert len(trees["base"]) == (40 if object_format == "sha1" else 64)
+    for directory in ("base", "overlays/dev", "overlays/prod"):
+        files = {
+            rel.removeprefix(f"{directory}/"): data
+            for rel, data in tree.items()
+            if rel.startswith(f"{directory}/")
+        }
+        assert git_tree_id(files, object_format) == trees[directory]
+    assert committed_as_planned(trees, tree, ["dev", "prod"]) == ["dev", "prod"]
+
+
+def test_diff_renders_the_overlays_before_it_reads_the_spec(logged: Path, project: Path) -> None:
+    """A diff that fails after reading the spec (an unknown revision) has rendered the
+    committed overlays already; the next diff renders nothing."""
+    commit(project, init="sha1")
+    assert run_cli("diff", "--base", "no-such-revision").code == 3
+    assert built(logged) == ["dev", "prod"]
+    result = run_cli("diff")
+    assert result.code == 0, result.err
+    assert built(logged) == []
+
+
+def test_diff_waits_for_the_early_rendering_and_asks_kustomize_s_identity_once(
+    logged: Path,
+    project: Path,
+    kustomize: Kustomize,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However long the early rendering takes, diff uses it (here each build first waits
+    1.5 s, longer than the spec's load), and the identity its cache asked."""
+    commit(project, init="sha1")
+    slow = tmp_path / "slow-kustomize"
+    logging = shlex.quote(str(logged.parent / "bin" / "kustomize"))
+    slow.write_text(f'#!/bin/sh\n[ "$1" = version ] || sleep 1.5\nexec {logging} "$@"\n')
+    slow.chmod(0o755)
+    monkeypatch.setenv("KUSTOMIZE", str(slow))
+    result = run_cli("diff")
+    assert result.code == 0, result.err
+    calls = logged.read_text().splitlines()
+    assert sum(call.startswith("version") for call in calls) == 1
+    assert built(logged) == ["dev", "prod"]
+
+
+def test_diff_of_one_environment_renders_only_it(logged: Path, project: Path) -> None:
+    commit(project, init="sha1")
+    result = run_cli("diff", "--env", "prod")
+    assert result.code == 0, result.err
+    assert built(logged) == ["prod"]  # once, early, for both sides
+
+
+def test_an_overlay_changed_on_either_side_is_rendered_from_its_own_inputs(
+    logged: Path, project: Path
+) -> None:
+    """No rendering is shared unless both sides' files are the same: the spec's side
+    changed (not compiled), then the base revision's side (compiled and committed)."""
+    spec = project / "spec" / "llmgateway.yaml"
+    commit(project, init="sha1")
+    edit(spec, "    replicas: 3\n", "    replicas: 4\n")
+    changed = run_cli("diff")
+    assert changed.code == 1
+    assert "spec.replicas: 3 -> 4" in changed.out
+    assert "dev: no changes" in changed.out
+    assert built(logged) == ["dev", "prod", "prod"]  # dev once; prod's two sides
+    assert run_cli("compile").code == 0
+    commit(project, "four replicas")
+    shutil.rmtree(project / ".llmgw-cache")
+    back = run_cli("diff", "--base", "HEAD~1")
+    assert back.code == 1
+    assert back.out.split("\n", 1)[1] == changed.out.split("\n", 1)[1]  # the label aside
+    assert built(logged) == ["dev", "prod", "prod"]
+
+
+@pytest.mark.parametrize("extra", ["overlays/prod/NOTES.md", ".gitattributes"])
+def test_committed_files_the_plan_lacks_are_never_shared(
+    logged: Path, project: Path, extra: str
+) -> None:
+    """A file committed in the overlay beside the generated ones, or a .gitattributes (which
+    git archive applies): that overlay's committed side is exported and rendered itself."""
+    (project / extra).write_text("# mine\n")
+    commit(project, init="sha1")
+    result = run_cli("diff")
+    assert result.code == 0, result.err
+    assert "prod: no changes" in result.out
+    # NOTES.md: dev early (shared); prod early, its committed side, the plan's side.
+    # .gitattributes: both early (the plan's side), both committed sides.
+    renders = {"overlays/prod/NOTES.md": ["dev", "prod", "prod", "prod"]}
+    assert built(logged) == renders.get(extra, ["dev", "dev", "prod", "prod"])
+
+
+def test_a_changed_base_shares_nothing(logged: Path, project: Path) -> None:
+    """Only base/ changed: every overlay's committed side renders with its own base."""
+    commit(project, init="sha1")
+    edit(project / "spec" / "llmgateway.yaml", "admin@chrislee.local", "root@chrislee.local")
+    result = run_cli("diff")
+    assert result.code == 1
+    assert "dev: no changes" not in result.out
+    assert "prod: no changes" not in result.out
+    assert "root@chrislee.local" in result.out
+    assert built(logged) == ["dev", "dev", "prod", "prod"]
+
+
+def test_an_early_rendering_that_reads_outside_or_whose_files_changed_is_not_kept(
+    logged: Path,
+    project: Path,
+    kustomize: Kustomize,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dev holds a kustomization of the user's naming a file outside the overlay; prod's
+    files change while kustomize renders it. Neither rendering is kept."""
+    from compiler.rendercache import EarlyRender
+
+    mine = project / "overlays" / "dev" / "mine"
+    mine.mkdir()
+    (mine / "kustomization.yaml").write_text("resources:\n  - ../../../outside.yaml\n")
+    edited = "echo '# edited' >> overlays/prod/kustomization.yaml"
+    wrapper = tmp_path / "editing-kustomize"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = version ]; then\n'
+        f"  exec {shlex.quote(kustomize.build_command[0])} version --client\nfi\nshift\n"
+        f'{shlex.join(kustomize.build_command)} "$@" || exit 1\n'
+        f'case "$1" in *prod) cd {shlex.quote(str(project))} && {edited};; esac\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("KUSTOMIZE", str(wrapper))
+    cache = EarlyRender(project, "spec/llmgateway.yaml").done()
+    assert cache is not None
+    assert not list((project / ".llmgw-cache").glob("rendered/*"))
+
+
+def test_kustomize_s_identity_is_asked_while_the_overlays_render(
+    logged: Path,
+    project: Path,
+    kustomize: Kustomize,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing cached, the early rendering does not wait for `kustomize version`
+    (only the keys need it): here `version` answers only once a build has started."""
+    from compiler.rendercache import EarlyRender
+
+    started = tmp_path / "a-build-started"
+    wrapper = tmp_path / "waiting-kustomize"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = version ]; then\n'
+        f"  i=0; while [ ! -e {shlex.quote(str(started))} ] && [ $i -lt 100 ]; do\n"
+        "    sleep 0.05; i=$((i+1)); done\n"
+        f"  [ -e {shlex.quote(str(started))} ] || exit 1\n"
+        f"  exec {shlex.quote(kustomize.build_command[0])} version --client\n"
+        "fi\n"
+        f"touch {shlex.quote(str(started))}\nshift\n"
+        f'exec {shlex.join(kustomize.build_command)} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("KUSTOMIZE", str(wrapper))
+    early = EarlyRender(project, "spec/llmgateway.yaml")
+    cache = early.done()
+    assert cache is not None
+    assert cache.identity is not None  # answered: a build had started
+    keys = cache.keys([project / "overlays" / "dev", project / "overlays" / "prod"])
+    assert all(key and cache.cache.get("rendered", key) for key in keys)
