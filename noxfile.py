@@ -222,6 +222,8 @@ MUTATION_TARGETS = {
         "tests/test_write_rules.py",
         # the staging writer's child run in this process (mutmut sees no forked child)
         "tests/test_staging_writer.py",
+        # the staged top folders' placement flag (ext4), set and cleared in this process
+        "tests/test_write_spread.py",
         "tests/test_compile.py",
         "tests/test_hostile.py",
         # not test_interrupt.py: it interrupts compiles in other processes, which mutmut
