@@ -21,6 +21,7 @@ from compiler.write import (
     existing_files,
     is_generated,
     read_file,
+    spread_subfolders,
     write_tree,
 )
 
@@ -279,3 +280,25 @@ def test_a_cleanup_that_fails_after_the_commit_point_does_not_fail_the_write(
     changes = diff_tree(tmp_path, tree)
     apply_changes(tmp_path, tree, changes, CleanupFails(tmp_path / "base/a.yaml.llmgw-bak"))
     assert (tmp_path / "base/a.yaml").read_bytes() == OURS + b"x: 1\n"
+
+
+def test_the_placement_flag_never_opens_a_fifo(tmp_path: Path) -> None:
+    """spread_subfolders opens only a folder: a FIFO in its place is no folder (False at
+    once), never opened for reading, which would wait for a writer forever."""
+    import signal
+
+    os.mkfifo(tmp_path / "overlays")
+
+    class Hung(BaseException):
+        """Raised by the alarm: no handler of the code under test (OSError) takes it."""
+
+    def hung(signum: int, frame: object) -> None:
+        raise Hung("spread_subfolders opened a FIFO and waited for a writer")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        assert spread_subfolders(tmp_path / "overlays") is False
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
