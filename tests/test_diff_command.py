@@ -91,11 +91,15 @@ def test_an_unknown_environment_names_those_known(repository: Path, kustomize: K
     )
 
 
-def test_diff_keeps_its_renderings_in_the_projects_cache(repository: Path) -> None:
+@pytest.mark.parametrize("stale", [False, True], ids=["as-compiled", "spec-edited-since"])
+def test_diff_keeps_its_renderings_in_the_projects_cache(repository: Path, stale: bool) -> None:
     """README "What makes it fast": `diff` keeps every rendering in the project's
-    `.llmgw-cache/rendered/`, and creates nothing else in the project."""
+    `.llmgw-cache/rendered/`, and creates nothing else in the project; also when the
+    overlays on disk are no longer what the spec compiles to (nothing renders early)."""
+    if stale:
+        (repository / "spec" / "llmgateway.yaml").write_text(SPEC + QA)
     before = {p.name for p in repository.iterdir()}
-    assert run_cli("diff").code == 0
+    assert run_cli("diff").code == (1 if stale else 0)
     created = {p.name for p in repository.iterdir()} - before
     assert created <= {".llmgw-cache"}
     assert any((repository / ".llmgw-cache" / "rendered").rglob("*"))

@@ -155,3 +155,16 @@ def test_moving_prod_to_the_split_topology_names_the_claim_alone() -> None:
             "the data volume claim is removed",
         )
     ]
+
+
+def test_a_replaced_policy_does_not_hide_the_changes_after_it() -> None:
+    """Two policies removed: the unified one, replaced, then one whose pods (Redis) are
+    left open: the second is still a door."""
+    redis = {"app": "redis"}
+    old = [
+        *UNIFIED,
+        workload("llmgateway-redis", redis, "StatefulSet"),
+        policy("zz-redis", {"matchLabels": redis}, INGRESS_ONLY),
+    ]
+    new = [*split("api", "ui"), workload("llmgateway-redis", redis, "StatefulSet")]
+    assert removal_risks(old, new) == ["NetworkPolicy/llmgateway/zz-redis"]
