@@ -396,3 +396,13 @@ def test_an_overlay_holding_a_fifo_or_a_link_is_not_started_first(
     result, pid = with_early_start("build", "overlays/prod")
     assert pid is None
     assert result == expected
+
+
+def test_a_usage_error_ends_it_and_exits_2(compiled: Path, tools: Path) -> None:
+    """`-o` without its file: argparse refuses the command line after kustomize started."""
+    expected = without_early_start("build", "overlays/prod", "-o")
+    assert expected.code == 2
+    result, pid = with_early_start("build", "overlays/prod", "-o")
+    assert pid is not None
+    assert result == expected
+    assert gone(pid)
