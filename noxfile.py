@@ -220,6 +220,8 @@ MUTATION_TARGETS = {
         "tests/test_write.py",
         "tests/test_write_file.py",
         "tests/test_write_rules.py",
+        # the staging writer's child run in this process (mutmut sees no forked child)
+        "tests/test_staging_writer.py",
         "tests/test_compile.py",
         "tests/test_hostile.py",
         # not test_interrupt.py: it interrupts compiles in other processes, which mutmut

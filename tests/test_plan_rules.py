@@ -387,3 +387,109 @@ def test_an_environment_split_over_unified_defaults_has_no_images_or_replicas_fi
     spec = parse_spec((text + "  env:\n" + environment).encode(), "spec.yaml")
     fields = overlay_fields(spec.defaults, dict(spec.enabled())["env"], "env")
     assert (fields.images, fields.replicas) == ([], [])
+
+
+def test_split_images_of_a_base_pulled_from_a_registry_with_a_port() -> None:
+    """kustomize's images field names an image without its tag, and a tag follows the
+    last `:` (a registry's port is the first one): with the base's own prefix on a
+    registry with a port, each entry names the base's image whole up to its tag."""
+    from compiler.load import parse_spec
+    from compiler.plan import overlay_fields
+
+    registry = "registry.example.com:5000/llmgateway"
+    defaults = SPLIT_DEFAULTS.replace(
+        "    tag: v1.0.0\n", f"    tag: v1.0.0\n    splitRepositoryPrefix: '{registry}'\n"
+    )
+    spec = parse_spec((defaults + "  env:\n    image: {tag: v1.1.0}\n").encode(), "spec.yaml")
+    fields = overlay_fields(spec.defaults, dict(spec.enabled())["env"], "env")
+    assert sorted(fields.images, key=lambda i: i["name"]) == [
+        {"name": f"{registry}-{s}", "newTag": "v1.1.0"} for s in sorted(SPLIT_SERVICES)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("defaults_topology", "environment"),
+    [
+        pytest.param(
+            "  replicas: 2\n",
+            "    topology: split\n    replicas: 1\n",
+            id="split-over-unified-defaults",
+        ),
+        pytest.param(
+            "  topology: split\n",
+            "    topology: unified\n    replicas: 2\n",
+            id="unified-over-split-defaults",
+        ),
+    ],
+)
+def test_a_topology_switch_writes_no_replicas_field_for_the_unified_count(
+    defaults_topology: str, environment: str
+) -> None:
+    """`replicas` counts the unified Deployment's pods (the split topology sets replicas per
+    service, spec.py's Settings.replicas): an environment that switches topology adds its
+    workloads whole, each with its own count, so even a `replicas` that differs from the
+    defaults' gives its overlay no `replicas` field."""
+    from compiler.load import parse_spec
+    from compiler.plan import overlay_fields
+
+    text = (
+        DEFAULTS
+        + defaults_topology
+        + "  database: {mode: external, secretName: db}\n"
+        + "environments:\n  env:\n"
+        + environment
+    )
+    spec = parse_spec(text.encode(), "spec.yaml")
+    env = dict(spec.enabled())["env"]
+    assert env.replicas != spec.defaults.replicas
+    assert overlay_fields(spec.defaults, env, "env").replicas == []
+
+
+def test_plan_tree_gives_the_sink_every_file_it_returns() -> None:
+    """`plan_tree(spec, sink)` hands each file to ``sink`` as it is planned (the writer of a
+    tree made from nothing creates exactly what it receives): every file of the tree, the
+    generator's ignore rule and example, GitOps documents, docs page and fingerprint
+    included, with the bytes the tree holds."""
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from tests.conftest import CASES
+
+    received: dict[str, bytes] = {}
+
+    def sink(path: str, data: bytes) -> None:
+        received[path] = data
+
+    tree = plan_tree(load_spec(CASES / "compile" / "generator-gitops-image" / "spec.yaml"), sink)
+    tops = {path.split("/")[0] for path in tree}
+    assert tops == {"base", "overlays", "gitops", "docs"}
+    assert any(path.endswith("/.gitignore") for path in tree)
+    assert received == tree
+
+
+def test_an_unchanged_tail_of_a_keyed_list_ends_the_patch_in_time() -> None:
+    """The untouched tail of a keyed list is counted item by item up to its length: the
+    patch of a list whose last items stay is computed at once (an alarm fails the test
+    instead of letting a count that never grows spin forever)."""
+    import signal
+
+    path = ("spec", "template", "spec", "containers", "env")
+    a, b, c, d = ({"name": n, "value": n.lower()} for n in "ABCD")
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("keyed_list_patch did not end within 10 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        # A goes: B, C and D are an untouched tail of three items.
+        patch = keyed_list_patch([a, b, c, d], [b, c, d], "name", "Deployment", path)
+        # D changes: kustomize puts the patch's items first, so the patch names A, B and C
+        # (by key alone) before it.
+        changed = keyed_list_patch(
+            [a, b, c, d], [a, b, c, {"name": "D", "value": "x"}], "name", "Deployment", path
+        )
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert patch == [{"name": "A", "$patch": "delete"}]
+    assert changed == [{"name": "A"}, {"name": "B"}, {"name": "C"}, {"name": "D", "value": "x"}]

@@ -4,6 +4,7 @@ it already holds the text."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -111,3 +112,51 @@ def test_the_temporary_file_is_made_beside_the_target(
     monkeypatch.setattr(tempfile, "tempdir", str(other))
     assert write_file(tmp_path / "out.yaml", "x\n") is True
     assert (tmp_path / "out.yaml").read_text() == "x\n"
+
+
+def test_the_temporary_file_is_hidden_beside_the_target_and_named_as_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a crash between the two steps can leave behind is a hidden file beside the
+    target whose name says whose it is: `.NAME.<random>.llmgw-tmp` (README,
+    Interruptions: the compiler's temporary files end in `.llmgw-tmp`)."""
+    renamed: list[tuple[Path, Path]] = []
+    real_replace = os.replace
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        renamed.append((Path(source), Path(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "out.yaml"
+    assert write_file(target, "x\n") is True
+    ((source, to),) = renamed
+    assert to == target
+    assert source.parent == tmp_path
+    assert source.name.startswith(".out.yaml.")
+    assert source.name.endswith(".llmgw-tmp")
+    assert len(source.name) > len(".out.yaml..llmgw-tmp")  # a fresh random part
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (OSError(errno.EXDEV, "Invalid cross-device link"), "Invalid cross-device link"),
+        # the temporary file vanished before the rename: removing it fails too
+        (FileNotFoundError(errno.ENOENT, "No such file or directory"), "No such file or directory"),
+    ],
+)
+def test_a_rename_that_fails_is_a_write_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, message: str
+) -> None:
+    def replace(source: str | Path, target: str | Path) -> None:
+        if isinstance(error, FileNotFoundError):
+            Path(source).unlink()
+        raise error
+
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "out.yaml"
+    with pytest.raises(WriteError) as caught:
+        write_file(target, "x\n")
+    assert str(caught.value) == f"cannot write {target}: {message}"
+    assert list(tmp_path.iterdir()) == []

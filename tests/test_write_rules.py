@@ -196,3 +196,86 @@ def test_a_failed_write_names_the_file_when_the_os_does(
         apply_changes(tmp_path, tree, diff_tree(tmp_path, tree), FullDisk(filename))
     assert str(caught.value) == message
     assert not (tmp_path / "base").exists()
+
+
+def test_a_linked_generated_directory_is_refused_for_a_folder_still_to_make(
+    tmp_path: Path,
+) -> None:
+    """A file in a folder that does not exist yet, under a generated directory that is a
+    link (to a folder, or dangling): refused as the link, never created through it."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "base").symlink_to(elsewhere)
+    (tmp_path / "overlays").symlink_to(tmp_path / "nowhere")
+    assert refusal(tmp_path, {"base/new/a.yaml": OURS, "overlays/dev/b.yaml": OURS}) == [
+        f"  base: is a symbolic link (to {elsewhere}); generated files are never written "
+        "through links",
+        f"  overlays: is a symbolic link (to {tmp_path / 'nowhere'}); generated files are "
+        "never written through links",
+    ]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_file_where_a_directory_should_be_above_a_folder_still_to_make(tmp_path: Path) -> None:
+    put(tmp_path, "overlays/dev", THEIRS)
+    with pytest.raises(WriteError) as caught:
+        diff_tree(tmp_path, {"overlays/dev/sub/a.yaml": OURS})
+    assert str(caught.value) == (
+        "cannot write overlays/dev/sub/a.yaml: overlays/dev is a file where a directory "
+        "should be; nothing was changed"
+    )
+
+
+class Folders(Filesystem):
+    """The real filesystem; each folder made, in order."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: list[str] = []
+
+    def makedir(self, path: Path) -> None:
+        self.made.append(path.relative_to(self.root).as_posix())
+        super().makedir(path)
+
+
+def test_a_folder_shared_by_new_folders_is_made_once(tmp_path: Path) -> None:
+    """overlays/ gone (deleted by hand), base/ still there: both environments' folders go
+    under one new overlays/, made once, before them."""
+    put(tmp_path, "base/kustomization.yaml", OURS)
+    tree = {
+        "base/kustomization.yaml": OURS,
+        "overlays/dev/kustomization.yaml": OURS,
+        "overlays/prod/kustomization.yaml": OURS,
+        "overlays/prod/deep/x.yaml": OURS,
+    }
+    fs = Folders(tmp_path)
+    apply_changes(tmp_path, tree, diff_tree(tmp_path, tree), fs)
+    assert fs.made == ["overlays", "overlays/dev", "overlays/prod", "overlays/prod/deep"]
+    assert all((tmp_path / rel).read_bytes() == data for rel, data in tree.items())
+
+
+class CleanupFails(Filesystem):
+    """The commit point is reached, then the cleanup cannot remove a backup (something
+    else took its place)."""
+
+    def __init__(self, backup: Path) -> None:
+        self.backup = backup
+
+    def write(self, path: Path, data: bytes) -> None:
+        super().write(path, data)
+        if path.name == ".llmgw-journal.committed":
+            self.backup.unlink()
+            self.backup.mkdir()
+            (self.backup / "in-the-way").write_bytes(b"")
+
+
+def test_a_cleanup_that_fails_after_the_commit_point_does_not_fail_the_write(
+    tmp_path: Path,
+) -> None:
+    """Past its commit point a write is done: the new tree is in place and reported; what
+    the cleanup could not remove is left for the next write to sweep."""
+    put(tmp_path, "base/a.yaml", OURS)
+    tree = {"base/a.yaml": OURS + b"x: 1\n"}
+    changes = diff_tree(tmp_path, tree)
+    apply_changes(tmp_path, tree, changes, CleanupFails(tmp_path / "base/a.yaml.llmgw-bak"))
+    assert (tmp_path / "base/a.yaml").read_bytes() == OURS + b"x: 1\n"

@@ -109,6 +109,14 @@ def test_the_flag_is_set_and_cleared_alone(flagged: Path) -> None:
     assert flags_of(folder) == before
 
 
+def test_a_link_to_a_folder_is_never_flagged(flagged: Path) -> None:
+    target = flagged / "elsewhere"
+    target.mkdir()
+    (flagged / "overlays").symlink_to(target)
+    assert spread_subfolders(flagged / "overlays") is False
+    assert not flags_of(target) & TOPDIR
+
+
 def test_where_there_is_no_such_flag_nothing_is_flagged_and_the_tree_is_the_same(
     tmp_path: Path,
 ) -> None:
