@@ -13,13 +13,14 @@ ends and reaps it (`discard`): nothing build prints or returns depends on it. A 
 line that is not plainly `build overlays/<name>` (-C, --help, several overlays), an
 overlay with a secretGenerator, a link or a FIFO starts nothing.
 
-Only `contextlib` (imported at Python's start), `os`, `shutil`, `signal`, `subprocess`
-and `time` are imported here.
+Only `contextlib` (imported at Python's start), `fcntl`, `os`, `shutil`, `signal`,
+`subprocess` and `time` are imported here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ from typing import Any
 # measured on fleets of 20 overlays, 0.65 s of CPU against 0.93 s with GOGC=100 (25% less
 # for one overlay alone), about 230 MB resident at most.
 GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "192MiB"}
+PIPE_BYTES = 1024 * 1024  # Linux's default limit for an unprivileged process (pipe-max-size)
 SECRET_ENV = "secret.env"  # the generator's values, git-ignored, never written by us
 # Options of the command line taking a value, before and after `build` (cli.build_parser).
 GLOBAL_VALUES = ("--color", "--timeout")
@@ -179,6 +181,11 @@ def start(argv: Sequence[str]) -> None:
     except OSError:
         return  # run_tool reports it (or the directory is gone)
     _started = Started(process, command, env, cwd, started)
+    if hasattr(fcntl, "F_SETPIPE_SZ") and process.stdout is not None:
+        # Room for the whole rendering (the default pipe holds 64 KiB; a split prod's is
+        # 41 KB): kustomize finishes while nobody reads yet, instead of waiting for build.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     if not _sigterm:
         # Ended with us if SIGTERM arrives before the command line handles it.
         with contextlib.suppress(ValueError):  # not the main thread: handlers stay
