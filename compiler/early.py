@@ -27,7 +27,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing's import (3 ms) waits until kustomize runs
+if TYPE_CHECKING:
+    from typing import Any
 
 # Go's garbage collector, unless the caller chose otherwise: off until the heap reaches
 # the limit (a soft one: Go collects as usual above it). kustomize's heap is short-lived;
