@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from compiler import __version__
+from compiler.early import SECRET_ENV as SECRET_ENV  # where check, render and tests find it
 from compiler.emit import HEADER_MARK, header
 from compiler.errors import UsageError
 from compiler.files import (
@@ -39,7 +40,6 @@ FINGERPRINT_PATH = "overlays/.fingerprint"
 CACHE_DIR = ".llmgw-cache"
 MAX_SPEC_BYTES = 1024 * 1024  # as load.MAX_SPEC_BYTES (that module imports pydantic)
 MAX_CACHE_ENTRY = 64 * 1024 * 1024  # far above any rendering; a larger entry is not ours
-SECRET_ENV = "secret.env"  # the generator's values, git-ignored, never written by us
 
 
 def sha256(data: bytes) -> str:

@@ -90,7 +90,9 @@ class Kustomize:
         name = " ".join([Path(self.build_command[0]).name, *self.build_command[1:]])
         return name if directory is None else f"{name} {directory}"
 
-    def build_many(self, directories: Sequence[str | Path], *, check: bool = True) -> list[str]:
+    def build_many(
+        self, directories: Sequence[str | Path], *, check: bool = True, cores: int | None = None
+    ) -> list[str]:
         """Render several directories in parallel, results in the given order
         (``check=False`` as in `build`, for one directory only: several are always checked).
 
@@ -101,11 +103,12 @@ class Kustomize:
         (tests/test_fleet.py proves it for every case), in a fraction of the processes
         (issue 15: kustomize's start dominates one overlay's rendering). Anything
         unexpected (a failure, a document without the label) renders each overlay alone,
-        which also names the overlay that fails.
+        which also names the overlay that fails. ``cores``: how many cores to use (the
+        early rendering leaves the others to the command's own work), by default all.
         """
         if len(directories) <= 1:
             return [self.build(d, check=check) for d in directories]
-        workers = min(len(directories), os.cpu_count() or 2)
+        workers = min(len(directories), cores or os.cpu_count() or 2)
         names = [Path(d).name for d in directories]
         overlays = all(Path(d).parent.name == "overlays" for d in directories)
         if len(directories) > workers and overlays and len(set(names)) == len(names):

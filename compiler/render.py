@@ -48,10 +48,12 @@ def render(
     real_secrets: bool = False,
     cache: RenderCache | None = None,
     check: bool = True,
+    cores: int | None = None,
 ) -> list[str]:
     """kustomize's output for each overlay directory (each `<root>/overlays/<name>`);
     with a ``cache``, kustomize runs only for the overlays whose inputs changed.
-    ``check=False``: see `Kustomize.build_many` (one overlay, no cache)."""
+    ``check=False`` and ``cores``: see `Kustomize.build_many` (check: one overlay, no
+    cache)."""
     generated = [o for o in overlays if generator_keys(o) is not None]
     refuse_special_secret_env(generated)
     if real_secrets:
@@ -68,12 +70,14 @@ def render(
     for overlay in generated:
         check_secret_env(overlay)
     if cache is None or real_secrets:
-        return render_directories(kustomize, overlays, real_secrets=real_secrets, check=check)
+        return render_directories(
+            kustomize, overlays, real_secrets=real_secrets, check=check, cores=cores
+        )
     keys = cache.keys(overlays)
 
     def misses(indexes: list[int]) -> list[tuple[str, bool]]:
         chosen = [overlays[i] for i in indexes]
-        texts = render_directories(kustomize, chosen, real_secrets=False)
+        texts = render_directories(kustomize, chosen, real_secrets=False, cores=cores)
         # Stored only when nothing changed while kustomize read it, and it read only these.
         after = cache.keys(chosen)
         stored = [
@@ -86,13 +90,18 @@ def render(
 
 
 def render_directories(
-    kustomize: Kustomize, overlays: Sequence[Path], *, real_secrets: bool, check: bool = True
+    kustomize: Kustomize,
+    overlays: Sequence[Path],
+    *,
+    real_secrets: bool,
+    check: bool = True,
+    cores: int | None = None,
 ) -> list[str]:
     """kustomize's output for each overlay, a generator's values replaced by placeholders
     unless ``real_secrets`` (the overlays' secret.env files are checked already)."""
     generated = [o for o in overlays if generator_keys(o) is not None]
     if real_secrets or not generated:
-        return kustomize.build_many(list(overlays), check=check)
+        return kustomize.build_many(list(overlays), check=check, cores=cores)
     with tempfile.TemporaryDirectory(prefix="llmgw-render-") as scratch:
         targets: list[Path] = []
         for index, overlay in enumerate(overlays):
@@ -107,7 +116,7 @@ def render_directories(
             placeholders = "".join(f"{key}={PLACEHOLDER}\n" for key in keys)
             create_new(copy / SECRET_ENV, placeholders.encode())
             targets.append(copy)
-        return kustomize.build_many(targets)
+        return kustomize.build_many(targets, cores=cores)
 
 
 def render_revision(

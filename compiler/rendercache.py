@@ -32,6 +32,10 @@ from compiler.fingerprint import SECRET_ENV, Cache, is_current, read_fingerprint
 from compiler.kustomize import Kustomize
 
 KIND = "rendered"
+# The early rendering's kustomize runs on one core, as one process for its overlays (a
+# fleet: kubectl kustomize v5.5.0 renders the committed dev and prod in 0.20 s of CPU
+# together, 0.31 s apart); the command's own work (imports, the spec) has the other.
+EARLY_CORES = 1
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # Kustomization fields holding paths (lists of them, or entries with a `path`), and the
 # generators' file fields (api/types/kustomization.go, api/types/generatorargs.go).
@@ -299,7 +303,7 @@ class EarlyRender:
             cache = RenderCache(self.root, kustomize)
             if holds_renderings(cache.cache):
                 cacheable = [o for o, k in zip(overlays, cache.keys(overlays), strict=True) if k]
-                render_overlays(kustomize, cacheable, cache=cache)
+                render_overlays(kustomize, cacheable, cache=cache, cores=EARLY_CORES)
             else:
                 self.render_while_asking(cache, overlays)
             self.cache = cache
@@ -318,7 +322,7 @@ class EarlyRender:
         asking = threading.Thread(target=lambda: cache.identity)
         asking.start()
         try:
-            texts = render_overlays(cache.kustomize, cacheable)
+            texts = render_overlays(cache.kustomize, cacheable, cores=EARLY_CORES)
         finally:
             asking.join()
         keys = cache.keys(cacheable)

@@ -396,3 +396,29 @@ def test_an_overlay_holding_a_fifo_or_a_link_is_not_started_first(
     result, pid = with_early_start("build", "overlays/prod")
     assert pid is None
     assert result == expected
+
+
+def test_a_usage_error_ends_it_and_exits_2(compiled: Path, tools: Path) -> None:
+    """`-o` without its file: argparse refuses the command line after kustomize started."""
+    expected = without_early_start("build", "overlays/prod", "-o")
+    assert expected.code == 2
+    result, pid = with_early_start("build", "overlays/prod", "-o")
+    assert pid is not None
+    assert result == expected
+    assert gone(pid)
+
+
+def test_a_rendering_larger_than_a_pipe_finishes_before_build_reads_it(
+    compiled: Path, tools: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kustomize started early writes its whole output (here 512 KiB, 8 times a default
+    pipe) and ends while Python is still importing: nothing reads it until build does."""
+    done = tools / "done"
+    body = f"head -c 524288 /dev/zero\ntouch {shlex.quote(str(done))}"
+    monkeypatch.setenv("KUSTOMIZE", str(script(tools, body)))
+    early.start(["build", "overlays/prod"])
+    assert early.running() is not None
+    deadline = time.monotonic() + 30
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert done.exists()

@@ -25,7 +25,11 @@ def logging_kustomize(tmp_path: Path, kustomize: Kustomize) -> Path:
         "#!/bin/sh\n"
         f'if [ "$1" = version ]; then exec {shlex.quote(kustomize.build_command[0])} '
         "version --client; fi\n"
-        f'shift; echo "$@" >> {shlex.quote(str(log))}\n'
+        "shift\n"
+        # A fleet (one kustomize for several overlays) is logged as each overlay it lists.
+        'case "$1" in */llmgw-fleet-*) sed -n \'s/^  - "\\(.*\\)"$/\\1/p\' '
+        f'"$1/kustomization.yaml" >> {shlex.quote(str(log))};;\n'
+        f'  *) echo "$@" >> {shlex.quote(str(log))};;\nesac\n'
         f'exec {real} "$@"\n'
     )
     script.chmod(0o755)
@@ -107,3 +111,27 @@ def test_check_starts_kustomize_before_it_knows_the_tree_is_current(
     assert result.code == 1
     assert "docs/environments.md" in result.out
     assert builds(logged) == ["dev", "prod"]
+
+
+def test_the_early_rendering_is_one_kustomize_process(
+    project: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One core's worth: the overlays render as one fleet (one process), leaving the other
+    core to the spec's load and plan that run meanwhile."""
+    assert run_cli("compile").code == 0
+    calls = tmp_path / "calls.log"
+    script = tmp_path / "counting-kustomize"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = version ] || echo "$2" >> {shlex.quote(str(calls))}\n'
+        f'[ "$1" = version ] && exec {shlex.quote(kustomize.build_command[0])} version --client\n'
+        f'shift; exec {shlex.join(kustomize.build_command)} "$@"\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("KUSTOMIZE", str(script))
+    cache = EarlyRender(project, "spec/llmgateway.yaml").done()
+    assert cache is not None
+    (directory,) = calls.read_text().split()
+    assert Path(directory).name.startswith("llmgw-fleet-")
+    keys = cache.keys([project / "overlays" / "dev", project / "overlays" / "prod"])
+    assert all(key and cache.cache.get("rendered", key) for key in keys)

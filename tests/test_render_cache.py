@@ -22,6 +22,16 @@ from tests.helpers import run_cli
 SECRET = "s3cr3t-value-that-must-never-be-cached-0123456789abcdef"
 
 
+# A fleet (kustomize.build_many: one process for several overlays, from a generated
+# kustomization listing them) is logged as a build of each overlay it lists.
+LOG_CALL = """\
+case "$1 $2" in
+  "build "*/llmgw-fleet-*) sed -n 's/^  - "\\(.*\\)"$/build \\1/p' "$2/kustomization.yaml" >> LOG;;
+  *) echo "$*" >> LOG;;
+esac
+"""
+
+
 def logging_kustomize(directory: Path, kustomize: Kustomize) -> tuple[Path, Path]:
     """A kustomize in ``directory`` that logs every call, then runs the real kustomize;
     its path and its log's. Its `version` answer comes from kustomize.version there."""
@@ -33,8 +43,8 @@ def logging_kustomize(directory: Path, kustomize: Kustomize) -> tuple[Path, Path
     real = shlex.join(kustomize.build_command)
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'echo "$*" >> {shlex.quote(str(log))}\n'
-        'if [ "$1" = version ]; then\n'
+        + LOG_CALL.replace("LOG", shlex.quote(str(log)))
+        + 'if [ "$1" = version ]; then\n'
         f"  printf 'Kustomize Version: %s\\n' \"$(cat {shlex.quote(str(version))})\"; exit 0\n"
         "fi\n"
         "shift\n"
@@ -411,7 +421,9 @@ def test_an_early_rendering_that_reads_outside_or_whose_files_changed_is_not_kep
         'if [ "$1" = version ]; then\n'
         f"  exec {shlex.quote(kustomize.build_command[0])} version --client\nfi\nshift\n"
         f'{shlex.join(kustomize.build_command)} "$@" || exit 1\n'
-        f'case "$1" in *prod) cd {shlex.quote(str(project))} && {edited};; esac\n'
+        # prod alone, or in a fleet (a generated kustomization listing it).
+        'case "$1 $(cat "$1/kustomization.yaml")" in *overlays/prod*)'
+        f" cd {shlex.quote(str(project))} && {edited};; esac\n"
     )
     wrapper.chmod(0o755)
     monkeypatch.setenv("KUSTOMIZE", str(wrapper))
