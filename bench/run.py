@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from compiler.emit import dump  # noqa: E402
 from compiler.kustomize import GO_RUNTIME, find_kustomize  # noqa: E402
+from compiler.write import spread_subfolders  # noqa: E402
 
 MEASURE = """\
 import resource, subprocess, sys, time
@@ -221,9 +222,12 @@ class OneChanged:
         )
 
 
-def file_creation(root: Path, runs: int) -> Figure:
+def file_creation(root: Path, runs: int, *, spread: bool = False) -> Figure:
     """Creating the generated files alone (the same bytes, into an empty directory): the
-    disk's share of `compile` from an empty tree."""
+    disk's share of `compile` from an empty tree. ``spread``: each top folder flagged as
+    compile flags its staged ones (write.spread_subfolders) while its files are made; on
+    ext4 without a journal, the plain loop pays a scan of the inodes freed by the
+    previous run's deletion, which compile's layout avoids."""
     tree = {
         p.relative_to(root): p.read_bytes()
         for top in ("base", "overlays", "docs")
@@ -234,6 +238,10 @@ def file_creation(root: Path, runs: int) -> Figure:
     for run in range(runs):
         target = root.parent / f"files-{root.name}-{run}"
         start = time.perf_counter()
+        if spread:
+            for top in ("base", "overlays", "docs"):
+                (target / top).mkdir(parents=True)
+                spread_subfolders(target / top)
         for rel, data in tree.items():
             path = target / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -316,6 +324,9 @@ def measure_split(count: int, scratch: Path, runs: int) -> dict[str, Figure]:
 
     figures["compile (from scratch)"] = measure([*PYTHON, "compile", "-q"], root, runs, fresh)
     figures["creating its files alone"] = file_creation(root, runs)
+    figures["creating its files alone, spread as compile does"] = file_creation(
+        root, runs, spread=True
+    )
     figures["compile (up to date)"] = measure([*PYTHON, "compile", "-q"], root, runs)
     figures["check --no-render"] = measure([*PYTHON, "check", "--no-render"], root, runs)
     return figures
@@ -453,7 +464,7 @@ def fixed_cost(name: str, figures: dict[str, Figure], limit: float) -> str:
 
 
 def split_target(name: str, count: int, figure: Figure) -> str:
-    if count != 1000 or name == "creating its files alone":
+    if count != 1000 or name.startswith("creating its files alone"):
         return ""
     return verdict(figure.seconds <= 5 and figure.peak_mib <= 400, "<= 5 s and <= 400 MiB")
 
