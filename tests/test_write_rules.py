@@ -302,3 +302,65 @@ def test_the_placement_flag_never_opens_a_fifo(tmp_path: Path) -> None:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    ("platform", "machine", "flagged"),
+    [
+        ("linux", "x86_64", True),
+        ("linux", "aarch64", True),  # the same ioctl numbers (include/uapi/linux/fs.h)
+        ("linux", "riscv64", False),
+        ("darwin", "x86_64", False),
+    ],
+)
+def test_the_placement_flag_only_where_its_ioctl_numbers_are_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, machine: str, flagged: bool
+) -> None:
+    """spread_subfolders sends its ioctls only on Linux on x86-64 and arm64, whose numbers
+    it holds; anywhere else the folder is left alone (False)."""
+    import sys
+    from types import SimpleNamespace
+
+    from tests.test_write_spread import TOPDIR, flags_of
+
+    folder = tmp_path / "overlays"
+    folder.mkdir()
+    if not spread_subfolders(folder):
+        pytest.skip("no inode flags here")
+    spread_subfolders(folder, False)
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(os, "uname", lambda: SimpleNamespace(machine=machine))
+    assert spread_subfolders(folder) is flagged
+    monkeypatch.undo()
+    assert bool(flags_of(folder) & TOPDIR) is flagged
+
+
+@pytest.mark.parametrize("refusal", ["unprivileged", "no-such-fcntl"])
+def test_the_staging_pipe_is_made_where_its_size_cannot_be_set(
+    monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    """A user over the system's pipe limits gets EPERM from F_SETPIPE_SZ (fcntl(2)), and
+    a system without it has no such constant: either way the pipe is made, of the
+    system's size, and carries the files."""
+    import fcntl
+
+    from compiler.write import files_pipe
+
+    if refusal == "unprivileged":
+
+        def refused(fd: int, command: int, arg: int = 0) -> int:
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(fcntl, "fcntl", refused)
+    else:
+        monkeypatch.delattr(fcntl, "F_SETPIPE_SZ")
+    read_end, write_end = files_pipe()
+    monkeypatch.undo()
+    try:
+        assert os.write(write_end, b"base/a.yaml") == len(b"base/a.yaml")
+        assert os.read(read_end, 100) == b"base/a.yaml"
+        # pipe(7): a new pipe holds 16 pages (65,536 bytes with 4 KiB pages)
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == 16 * os.sysconf("SC_PAGESIZE")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
