@@ -242,6 +242,16 @@ def test_field_changes_name_list_items_and_sort_by_path() -> None:
     ]
 
 
+def test_field_changes_of_a_field_added_removed_or_set_to_or_from_null() -> None:
+    """Documents alike but for one field, every other value unchanged: the field is
+    reported, never taken as "nothing changed" (FieldChange: added with old None,
+    removed with new None, a change to or from null a change)."""
+    assert field_changes({"a": 1}, {"a": 1, "b": 2}) == [FieldChange("b", None, 2, "added")]
+    assert field_changes({"a": 1, "b": 2}, {"a": 1}) == [FieldChange("b", 2, None, "removed")]
+    assert field_changes({"a": None, "b": 1}, {"a": None, "b": None}) == [FieldChange("b", 1, None)]
+    assert field_changes({"a": None, "b": None}, {"a": None, "b": 1}) == [FieldChange("b", None, 1)]
+
+
 def test_field_changes_of_unnamed_list_items() -> None:
     assert field_changes({"a": [1, 2]}, {"a": [1, 2, 3]}) == [FieldChange("a[2]", None, 3, "added")]
     assert field_changes({"a": [1, 2, 3]}, {"a": [1, 2]}) == [
