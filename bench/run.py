@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +79,22 @@ def measure(
         times.append(float(elapsed))
         peaks.append(float(peak))
     return Figure(statistics.median(times), max(peaks), runs)
+
+
+def measure_together(
+    jobs: Sequence[tuple[str, list[str], Callable[[], None] | None]], cwd: Path, runs: int
+) -> dict[str, Figure]:
+    """The figures of ``jobs`` measured in turns (one run of each, ``runs`` times): a
+    figure and the floor it is divided by then share the machine's drift over the run,
+    instead of each taking its own stretch of it."""
+    times: dict[str, list[float]] = {name: [] for name, _, _ in jobs}
+    peaks: dict[str, list[float]] = {name: [] for name, _, _ in jobs}
+    for _ in range(runs):
+        for name, command, prepare in jobs:
+            figure = measure(command, cwd, 1, prepare)
+            times[name].append(figure.seconds)
+            peaks[name].append(figure.peak_mib)
+    return {name: Figure(statistics.median(times[name]), max(peaks[name]), runs) for name in times}
 
 
 def environment(index: int, topology: str = "unified") -> dict[str, object]:
@@ -136,6 +152,14 @@ PYTHON = [sys.executable, "-m", "compiler"]
 NO_STAMP = "build overlays/prod (cold cache, no stamp)"
 IMPORTS = "Python start and the rendering's imports"
 TUNED = "render one overlay, as the compiler runs kustomize"
+FLOOR = "kustomize build overlays/prod (floor)"
+STAMPED = "build overlays/prod (cold cache, stamped)"
+NO_VALIDATE = "build --no-validate (cold cache)"
+WARM = "build overlays/prod"
+ONE = "render one overlay"
+EVERY = "render every overlay"
+CHECK_COLD = "check (nothing cached)"
+DIFF_COLD = "diff (nothing cached)"
 # Measured as installed: modules compiled once to bytecode and reused (an environment
 # that sets PYTHONDONTWRITEBYTECODE recompiles every module in every process).
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -271,24 +295,51 @@ def measure_size(count: int, scratch: Path, args: argparse.Namespace) -> dict[st
             times: int = runs) -> None:  # fmt: skip
         figures[name] = measure(command, root, times, prepare)
 
-    run("kustomize build overlays/prod (floor)", [*kustomize, "overlays/prod"])
-    run(NO_STAMP, [*PYTHON, "build", "overlays/prod"], cold)
+    no_stamp = measure([*PYTHON, "build", "overlays/prod"], root, runs, cold)
     # The documented workflow (README "The validation stamp"): compile, stamp, commit. Only
     # prod is stamped: each environment's entry is its own, and this build reads prod's.
     subprocess.run([*PYTHON, "stamp", "prod"], cwd=root, check=True, capture_output=True, env=ENV)
-    run("build overlays/prod (cold cache, stamped)", [*PYTHON, "build", "overlays/prod"], cold)
-    no_validate = [*PYTHON, "build", "overlays/prod", "--no-validate"]
-    run("build --no-validate (cold cache)", no_validate, cold)
-    run("build overlays/prod", [*PYTHON, "build", "overlays/prod"])
+    # build's targets are ratios to the floor: measured in turns with it (the warm build
+    # right after the cold stamped one, which fills both caches).
+    builds = measure_together(
+        [
+            (FLOOR, [*kustomize, "overlays/prod"], None),
+            (NO_VALIDATE, [*PYTHON, "build", "overlays/prod", "--no-validate"], cold),
+            (STAMPED, [*PYTHON, "build", "overlays/prod"], cold),
+            (WARM, [*PYTHON, "build", "overlays/prod"], None),
+        ],
+        root,
+        runs,
+    )
+    figures[FLOOR] = builds[FLOOR]
+    figures[NO_STAMP] = no_stamp
+    figures[STAMPED] = builds[STAMPED]
+    figures[NO_VALIDATE] = builds[NO_VALIDATE]
+    figures[WARM] = builds[WARM]
     run("compile (from scratch)", [*PYTHON, "compile", "-q"], fresh)
     run("compile (up to date)", [*PYTHON, "compile", "-q"])
     run("check --no-render", [*PYTHON, "check", "--no-render"])
-    run("render one overlay", [*kustomize, "overlays/prod"])
     # The same process as the compiler runs it (kustomize.GO_RUNTIME): the floors' render.
     tuned = [f"{name}={value}" for name, value in GO_RUNTIME.items()]
-    run(TUNED, ["env", *tuned, *kustomize, "overlays/prod"])
-    run(IMPORTS, [sys.executable, "-c", "import compiler.render, compiler.kustomize"])
-    run("render every overlay", render_all_command(), None, runs if heavy else 1)
+    # The "nothing cached" targets are ratios to one render: measured in turns with it.
+    renders: list[tuple[str, list[str], Callable[[], None] | None]] = [
+        (ONE, [*kustomize, "overlays/prod"], None),
+        (TUNED, ["env", *tuned, *kustomize, "overlays/prod"], None),
+        (IMPORTS, [sys.executable, "-c", "import compiler.render, compiler.kustomize"], None),
+    ]
+    if heavy:
+        renders += [
+            (EVERY, render_all_command(), None),
+            (CHECK_COLD, [*PYTHON, "check"], cold),
+            (DIFF_COLD, [*PYTHON, "diff"], cold),
+        ]
+    together = measure_together(renders, root, runs)
+    for name in (ONE, TUNED, IMPORTS):
+        figures[name] = together[name]
+    if heavy:
+        figures[EVERY] = together[EVERY]
+    else:
+        run(EVERY, render_all_command(), None, 1)
     if count >= 100:
         reason = has_cdk8s(args.cdk8s_python)
         if reason is None:
@@ -297,12 +348,12 @@ def measure_size(count: int, scratch: Path, args: argparse.Namespace) -> dict[st
         else:
             print(f"cdk8s peer not measured: {reason}", file=sys.stderr)
     if heavy:
-        run("check (nothing cached)", [*PYTHON, "check"], cold)
+        figures[CHECK_COLD] = together[CHECK_COLD]
         changed = OneChanged(root, compile_after=True)
         measure([*PYTHON, "check"], root, 1)  # everything cached
         run("check (one environment changed)", [*PYTHON, "check"], changed)
         changed.restore()
-        run("diff (nothing cached)", [*PYTHON, "diff"], cold)
+        figures[DIFF_COLD] = together[DIFF_COLD]
         changed = OneChanged(root, compile_after=False)
         measure([*PYTHON, "diff"], root, 1)
         run("diff (one environment changed)", [*PYTHON, "diff"], changed)
