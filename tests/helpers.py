@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,10 @@ def render_spec(spec: Path, root: Path, kustomize: Kustomize) -> dict[str, list[
     names = [name for name, _ in loaded.enabled()]
     texts = render(kustomize, [root / "overlays" / name for name in names])
     return {name: load_rendering(text) for name, text in zip(names, texts, strict=True)}
+
+
+def interruptible() -> None:
+    """In a child, before Python starts: SIGINT as a terminal's foreground job has it.
+    A shell starts background jobs with SIGINT ignored, pytest's children inherit that,
+    and Python then never raises KeyboardInterrupt (a SIGINT test then waits forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

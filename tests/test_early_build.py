@@ -26,7 +26,7 @@ from compiler import early
 from compiler.cli import main
 from compiler.kustomize import Kustomize
 from tests.conftest import ROOT
-from tests.helpers import Result, run_cli
+from tests.helpers import Result, interruptible, run_cli
 
 
 def script(directory: Path, body: str) -> Path:
@@ -332,6 +332,7 @@ def python_m_compiler(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,  # stopped by SIGINT even when pytest runs in the background
     )
 
 

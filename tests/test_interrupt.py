@@ -25,7 +25,7 @@ import pytest
 from bench.run import make_spec
 from compiler.journal import BACKUP_SUFFIX, COMMITTED, JOURNAL, LOCK, STAGING, TEMP_SUFFIX
 from tests.conftest import ROOT
-from tests.helpers import read_tree, run_cli
+from tests.helpers import interruptible, read_tree, run_cli
 
 # Enough for every phase: the second spec renames ten environments (deleted, created)
 # and moves every host (updated); the child stops at each point, so no phase needs to
@@ -58,13 +58,6 @@ def start_compile(root: Path, stop_at: tuple[Path, ...] = ()) -> subprocess.Pope
         stderr=subprocess.PIPE,
         preexec_fn=interruptible,
     )
-
-
-def interruptible() -> None:
-    """In the child, before Python starts: SIGINT as a terminal's foreground job has it.
-    A shell starts background jobs with SIGINT ignored, pytest's children inherited that,
-    and Python then never raises KeyboardInterrupt: the SIGINT tests failed that way."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def ended(process: subprocess.Popen[bytes]) -> str:
