@@ -206,20 +206,22 @@ def test_an_overlay_reading_outside_itself_is_never_cached(logged: Path, project
         assert built(logged) == ["prod"]
 
 
+def git(project: Path, *args: str) -> None:
+    """git in ``project``, as a test user."""
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+
+
 def test_diff_renders_only_what_changed_and_reads_the_base_side_from_git(
     logged: Path, project: Path
 ) -> None:
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            cwd=project,
-            check=True,
-            capture_output=True,
-        )
-
-    git("init", "-q", "-b", "main")
-    git("add", "-A")
-    git("commit", "-qm", "initial")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "initial")
     first = run_cli("diff")
     assert first.code == 0, first.err
     # Cold: each overlay once, for both sides (HEAD's overlays are what the spec compiles to).
@@ -233,7 +235,7 @@ def test_diff_renders_only_what_changed_and_reads_the_base_side_from_git(
     assert built(logged) == ["prod"]  # the spec side of prod; HEAD's side is cached
     # A new commit: the committed side of prod has new tree ids, dev's are the same.
     assert run_cli("compile").code == 0
-    git("commit", "-qam", "four replicas")
+    git(project, "commit", "-qam", "four replicas")
     assert run_cli("diff", "--base", "HEAD").code == 0
     assert built(logged) == []  # HEAD's prod is the spec's, rendered by the diff before
     back = run_cli("diff", "--base", "HEAD~1")
@@ -273,18 +275,10 @@ def test_no_secret_value_reaches_the_cache(logged: Path, project: Path) -> None:
 
 
 def commit(project: Path, message: str = "initial", *, init: str = "") -> None:
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            cwd=project,
-            check=True,
-            capture_output=True,
-        )
-
     if init:
-        git("init", "-q", "-b", "main", f"--object-format={init}")
-    git("add", "-A")
-    git("commit", "-qm", message)
+        git(project, "init", "-q", "-b", "main", f"--object-format={init}")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", message)
 
 
 @pytest.mark.parametrize("object_format", ["sha1", "sha256"])
