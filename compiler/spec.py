@@ -281,7 +281,9 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
-        use_attribute_docstrings=True,
+        # Off: pydantic would parse this file's source at every import. The JSON Schema
+        # reads the field docstrings itself (compiler/schema.py), when it is generated.
+        use_attribute_docstrings=False,
         validate_default=True,
         strict=True,
     )
