@@ -32,9 +32,11 @@ from compiler.lintcache import LintCache
 from compiler.lower.meta import component_selector
 from compiler.plan import Tree
 from compiler.rendercache import EarlyRender as EarlyRender  # its home before diff used it
+from compiler.rendercache import early_render
 from compiler.rendered import load_rendered
 from compiler.secretignore import exposed_env_files, left_behind
 from compiler.spec import Spec
+from compiler.tools import Terminated
 from compiler.write import existing_files, is_generated, read_file
 
 if TYPE_CHECKING:
@@ -353,13 +355,17 @@ def spec_setting(kind: str, resource: Any, path: str, value: Any) -> tuple[str, 
 
 def check_command(output: Output, spec_path: str, *, render: bool, fmt: str) -> int:
     """`check`: every kind of drift, as text or JSON; exit 1 when anything drifted."""
-    early = EarlyRender(Path("."), spec_path) if render else None
-    from compiler.load import load_spec
-    from compiler.plan import plan_tree
-
+    early = early_render(spec_path) if render else None
     try:
+        from compiler.load import load_spec
+        from compiler.plan import plan_tree
+
         spec = load_spec(spec_path)
         report = check(spec, plan_tree(spec), Path("."), render=render, early=early)
+    except (KeyboardInterrupt, Terminated):
+        if early is not None:
+            early.abandon()  # its kustomize is not waited for (after an error it is: cached)
+        raise
     finally:
         if early is not None:
             early.done()  # no kustomize left running behind the command

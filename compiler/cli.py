@@ -479,12 +479,12 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
             raise UsageError("--live compares one overlay with the cluster; drop --base and --env")
         name = overlay_name(args.live)
         return live_diff_command(output, name, fmt=args.format, fail_on=args.fail_on)
-    from compiler.rendercache import EarlyRender
+    from compiler.rendercache import early_render
     from compiler.review import diff_command
 
     # The overlays on disk render while the spec loads (used when they are what compile
     # wrote: the base revision's committed as planned, or the spec's); never left running.
-    early = EarlyRender(Path("."), args.spec, args.env)
+    early = early_render(args.spec, args.env)
     try:
         return diff_command(
             output,
@@ -495,6 +495,9 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
             fail_on=args.fail_on,
             early=early,
         )
+    except (KeyboardInterrupt, tools.Terminated):
+        early.abandon()  # its kustomize is not waited for (after an error it is: cached)
+        raise
     finally:
         early.done()
 
@@ -574,6 +577,7 @@ def run_command(argv: Sequence[str] | None, out: TextIO | None, err: TextIO | No
     output.choose_colour(args.color, os.environ)
     # Restored afterwards: a later call in this process (the tests') gets its own default.
     previous_timeout, tools.TIMEOUT = tools.TIMEOUT, args.timeout
+    tools.open_tools()  # closed by an earlier call in this process that was interrupted
     try:
         with tools.terminate_by_exception():
             if args.directory:
@@ -593,11 +597,11 @@ def run_command(argv: Sequence[str] | None, out: TextIO | None, err: TextIO | No
             output.note(line, "red")
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        tools.stop_all_tools()
+        tools.close_tools()
         output.note("interrupted")
         return 130
     except tools.Terminated:
-        tools.stop_all_tools()
+        tools.close_tools()
         output.note("terminated")
         return 143
     finally:

@@ -44,6 +44,11 @@ GLOBAL_VALUES = ("--color", "--timeout")
 GLOBAL_FLAGS = ("--debug",)
 BUILD_VALUES = ("--spec", "--output", "-o")
 BUILD_FLAGS = ("--no-validate", "--debug")
+# check's and diff's options taking a value (cli.build_parser), when they render.
+RENDER_VALUES = {
+    "check": ("--spec", "--output"),
+    "diff": ("--spec", "--base", "--env", "--format", "--output", "--fail-on"),
+}
 
 
 class Started:
@@ -141,6 +146,40 @@ def build_overlay(argv: Sequence[str]) -> str | None:
     if len(parts) != 2 or parts[0] != "overlays" or parts[1] in ("", ".", ".."):
         return None
     return "/".join(parts)
+
+
+def render_request(argv: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
+    """The spec path and environments (none: all) when ``argv`` is plainly `check` (it
+    renders) or `diff` (with git, not --live) of the current directory, with their own
+    options or --debug/--color; else None (-C, --timeout, --help, --no-render, anything
+    unknown: the command starts its own early rendering once the line is parsed)."""
+    args = list(argv)
+    while args and args[0] not in ("check", "diff"):
+        option = args.pop(0)
+        if option == "--color" and args:
+            args.pop(0)
+        elif not option.startswith("--color=") and option not in GLOBAL_FLAGS:
+            return None
+    if not args:
+        return None
+    command = args.pop(0)
+    values = RENDER_VALUES[command]
+    spec = "spec/llmgateway.yaml"
+    environments: list[str] = []
+    while args:
+        option = args.pop(0)
+        name, equals, value = option.partition("=")
+        if name not in values or (not equals and not args):
+            if option not in GLOBAL_FLAGS:
+                return None
+            continue
+        if not equals:
+            value = args.pop(0)
+        if name == "--spec":
+            spec = value
+        elif name == "--env":
+            environments.append(value)
+    return spec, tuple(environments)
 
 
 def plain_files(directory: str) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -290,6 +291,10 @@ class EarlyRender:
         except CompilerError:
             current = False  # check reports it
         if current:
+            # Imported here, not in the thread: two threads importing at once wait on
+            # each other's module locks, and kustomize would start later.
+            import compiler.render  # noqa: F401
+
             overlays = [self.root / "overlays" / name for name in names]
             self.thread = threading.Thread(target=self.run, args=(overlays,))
             self.thread.start()
@@ -307,7 +312,7 @@ class EarlyRender:
             else:
                 self.render_while_asking(cache, overlays)
             self.cache = cache
-        except CompilerError:
+        except Exception:  # a thread's own: nothing would report it
             pass  # rendered again where it is needed, which reports it
 
     def render_while_asking(self, cache: RenderCache, overlays: list[Path]) -> None:
@@ -332,8 +337,86 @@ class EarlyRender:
             if key and unchanged and reads_only(self.root, [self.root / "base", overlay]):
                 cache.cache.put(KIND, key, text)
 
+    def abandon(self) -> None:
+        """Not needed any more (an error, an interrupt): kill its kustomize, start no
+        other (`tools.close_tools`), and wait for the thread to end."""
+        if self.thread is not None and self.thread.is_alive():
+            from compiler.tools import close_tools
+
+            close_tools()
+        self.done()
+
     def done(self) -> RenderCache | None:
         """Wait for the rendering; its cache (kustomize's identity asked once), or None."""
         if self.thread is not None:
             self.thread.join()
         return self.cache
+
+
+class Started:
+    """The early rendering `python -m compiler` started before the command line's imports,
+    with what it was started for."""
+
+    def __init__(self, spec_path: str, environments: tuple[str, ...]) -> None:
+        self.spec_path = spec_path
+        self.environments = environments
+        self.directory = os.getcwd()
+        self.rendering = EarlyRender(Path("."), spec_path, list(environments) or None)
+        self.taken = False
+
+
+_started: Started | None = None
+_sigterm: list[Any] = []  # the handler before ours, while ours is installed
+
+
+def start_early(spec_path: str, environments: tuple[str, ...]) -> None:
+    """Start rendering the overlays on disk now, for a `check` or `diff` of ``spec_path``
+    (`early.render_request` read them from the command line before it is parsed). Until
+    the command line handles SIGTERM, it raises `tools.Terminated` (`python -m compiler`
+    then ends the rendering)."""
+    global _started
+    if _started is not None:
+        return
+    if not _sigterm:
+        _sigterm.append(signal.signal(signal.SIGTERM, _terminated))
+    try:
+        _started = Started(spec_path, environments)
+    except (OSError, CompilerError):
+        return  # the command starts its own, and reports what is wrong
+
+
+def _terminated(signum: int, frame: object) -> None:
+    from compiler.tools import Terminated
+
+    raise Terminated
+
+
+def early_render(spec_path: str, environments: Sequence[str] | None = None) -> EarlyRender:
+    """The rendering started early for exactly this spec, these environments and the
+    current directory; else a new one (one started for other arguments is waited for
+    first: its renderings are in the cache, under their own keys)."""
+    started = _started
+    if started is not None and not started.taken:
+        started.taken = True
+        wanted = (spec_path, tuple(environments or ()), os.getcwd())
+        if (started.spec_path, started.environments, started.directory) == wanted:
+            return started.rendering
+        started.rendering.done()
+    return EarlyRender(Path("."), spec_path, environments)
+
+
+def finish_early() -> None:
+    """End the early rendering as the process ends: waited for when a command took it
+    (it is done already, unless the command was stopped before waiting), ended when none
+    did (a usage error, an interrupt before the command ran: its kustomize is killed and
+    no other starts). No thread or kustomize is left running behind the process. Then
+    put back the SIGTERM handler."""
+    global _started
+    started, _started = _started, None
+    if started is not None:
+        if started.taken:
+            started.rendering.done()
+        else:
+            started.rendering.abandon()
+    if _sigterm:
+        signal.signal(signal.SIGTERM, _sigterm.pop())

@@ -33,6 +33,7 @@ class Completed:
 
 _running: set[subprocess.Popen[bytes]] = set()
 _running_lock = threading.Lock()
+_closed = threading.Event()  # the process is ending: no tool starts any more
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -53,6 +54,8 @@ def run_tool(
     Raises ExternalError naming ``tool`` when it cannot start or runs too long.
     """
     limit = TIMEOUT if timeout is None else timeout
+    if _closed.is_set():
+        raise ExternalError(f"cannot run {tool}: the command is ending")
     try:
         process = spawn(command, env, None if cwd is None else str(cwd))
     except OSError as exc:
@@ -67,6 +70,8 @@ def wait_tool(
     it started (``started``, time.monotonic(): now when None)."""
     with _running_lock:
         _running.add(process)
+    if _closed.is_set():
+        _kill(process)  # started while close_tools ran
     remaining = limit if started is None else max(0.0, started + limit - time.monotonic())
     try:
         stdout, stderr = process.communicate(timeout=remaining)
@@ -93,6 +98,20 @@ def stop_all_tools() -> None:
         running = list(_running)
     for process in running:
         _kill(process)
+
+
+def close_tools() -> None:
+    """Kill every tool still running and start no other until `open_tools`: the command
+    is ending (interrupted, failed, or its early rendering is not needed), and a thread
+    still rendering must not start kustomize again (a fleet's fallback renders each
+    overlay alone)."""
+    _closed.set()
+    stop_all_tools()
+
+
+def open_tools() -> None:
+    """Tools may start again (a command begins)."""
+    _closed.clear()
 
 
 class Terminated(BaseException):
