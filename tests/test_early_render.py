@@ -5,6 +5,7 @@ unchanged compiled tree is rendered early: nothing check itself would not render
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -135,3 +136,38 @@ def test_the_early_rendering_is_one_kustomize_process(
     assert Path(directory).name.startswith("llmgw-fleet-")
     keys = cache.keys([project / "overlays" / "dev", project / "overlays" / "prod"])
     assert all(key and cache.cache.get("rendered", key) for key in keys)
+
+
+@pytest.mark.parametrize(("count", "cores"), [(1, 1), (2, 1), (3, None), (10, None)])
+def test_up_to_two_overlays_render_early_on_one_core_more_on_every_core(
+    count: int, cores: int | None
+) -> None:
+    from compiler.rendercache import early_cores
+
+    assert early_cores([Path(f"overlays/e{n}") for n in range(count)]) == cores
+
+
+def test_three_overlays_render_early_on_every_core(
+    project: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Above two overlays, kustomize's share outgrows the command's own work: one process
+    per core (a fleet each when there are more overlays than cores)."""
+    spec = project / "spec" / "llmgateway.yaml"
+    stage = (
+        "  stage:\n    namespace: llmgateway-stage\n    domain: stage.llm.chrislee.local\n"
+        "    replicas: 1\n    storage:\n      accessMode: ReadWriteOnce\n\n"
+    )
+    spec.write_text(spec.read_text().replace("  dev:\n", stage + "  dev:\n", 1))
+    assert run_cli("compile").code == 0, run_cli("validate").err
+    calls = tmp_path / "calls.log"
+    script = tmp_path / "counting-kustomize"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = version ] || echo "$2" >> {shlex.quote(str(calls))}\n'
+        f'[ "$1" = version ] && exec {shlex.quote(kustomize.build_command[0])} version --client\n'
+        f'shift; exec {shlex.join(kustomize.build_command)} "$@"\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("KUSTOMIZE", str(script))
+    assert EarlyRender(project, "spec/llmgateway.yaml").done() is not None
+    assert len(calls.read_text().split()) == min(3, os.cpu_count() or 2)
