@@ -287,3 +287,21 @@ def test_a_stopped_command_leaves_nothing_behind(
     assert len(pids(tools)) == 1
     assert all(gone(pid) for pid in pids(tools))
     assert not list(scratch.iterdir())
+
+
+def test_start_early_returns_once_the_thread_starts_kustomize(
+    compiled: Path, tools: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The imports that follow would hold the interpreter's lock while the thread tries to
+    start kustomize: start_early waits for it (here without a limit; kustomize sleeps for
+    2 s first, so the thread is still rendering when it returns)."""
+    monkeypatch.setenv("KUSTOMIZE", str(logging_kustomize(tools, kustomize, before="sleep 2")))
+    monkeypatch.setattr(rendercache, "EARLY_WAIT", 60.0)
+    rendercache.start_early("spec/llmgateway.yaml", ())
+    started = rendercache._started
+    assert started is not None
+    assert started.rendering.thread is not None
+    assert started.rendering.starting.is_set()
+    assert started.rendering.thread.is_alive()
+    assert started.rendering.done() is not None
+    assert builds(tools) == ["dev", "prod"]
