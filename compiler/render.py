@@ -157,7 +157,12 @@ def render_revision(
         return [text for text, _ in export_and_render(list(range(len(names))))]
     trees = git.tree_ids(revision, ("base", ".gitattributes", "overlays/"))
     keys = cache.git_keys(trees, names)
-    same.extend(committed_as_planned(trees, planned or {}, names))
+    # Those cached under their git key need nothing written (a later diff's usual case).
+    same.extend(
+        name
+        for name in committed_as_planned(trees, planned or {}, names)
+        if not (key := keys[names.index(name)]) or cache.cache.get(KIND, key) is None
+    )
     if same:
         for rel, data in (planned or {}).items():
             if rel.startswith(("base/", *(f"overlays/{name}/" for name in same))):
@@ -186,19 +191,23 @@ def committed_as_planned(
     if ".gitattributes" in trees or "base" not in trees:
         return []
     kind = "sha256" if len(trees["base"]) == 64 else "sha1"  # the repository's object format
-
-    def tree_id(prefix: str) -> str:
-        return git_tree_id(
-            {rel[len(prefix) :]: data for rel, data in planned.items() if rel.startswith(prefix)},
-            kind,
-        )
-
-    if not planned or tree_id("base/") != trees["base"]:
+    # The planned files of base/ and of each overlay, relative to it (one pass: a fleet's
+    # plan holds thousands of files).
+    folders: dict[str, dict[str, bytes]] = {}
+    for rel, data in planned.items():
+        top, _, rest = rel.partition("/")
+        if top == "overlays":
+            name, _, rest = rest.partition("/")
+            top = f"overlays/{name}"
+        if rest:
+            folders.setdefault(top, {})[rest] = data
+    if "base" not in folders or git_tree_id(folders["base"], kind) != trees["base"]:
         return []
     return [
         name
         for name in names
-        if f"overlays/{name}" in trees and tree_id(f"overlays/{name}/") == trees[f"overlays/{name}"]
+        if f"overlays/{name}" in trees
+        and git_tree_id(folders.get(f"overlays/{name}", {}), kind) == trees[f"overlays/{name}"]
     ]
 
 

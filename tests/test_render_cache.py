@@ -458,3 +458,29 @@ def test_kustomize_s_identity_is_asked_while_the_overlays_render(
     assert cache.identity is not None  # answered: a build had started
     keys = cache.keys([project / "overlays" / "dev", project / "overlays" / "prod"])
     assert all(key and cache.cache.get("rendered", key) for key in keys)
+
+
+def test_a_committed_side_cached_under_its_git_keys_writes_no_file(
+    logged: Path, project: Path, tmp_path: Path
+) -> None:
+    """The first diff renders the committed-as-planned overlays once and keeps them under
+    their git keys too; a later diff finds them there: nothing of the plan is written
+    (at 100 environments, hundreds of files) and nothing is rendered."""
+    from compiler.kustomize import find_kustomize
+    from compiler.load import load_spec
+    from compiler.plan import plan_tree
+    from compiler.render import render, render_revision
+    from compiler.rendercache import RenderCache
+
+    commit(project, init="sha1")
+    assert run_cli("diff").code == 0
+    assert built(logged) == ["dev", "prod"]
+    tree = plan_tree(load_spec("spec/llmgateway.yaml"))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    cache = RenderCache(project, find_kustomize())
+    texts = render_revision(cache.kustomize, "HEAD", ["dev", "prod"], scratch, cache, tree)
+    assert list(scratch.iterdir()) == []
+    overlays = [project / "overlays" / name for name in ("dev", "prod")]
+    assert texts == render(cache.kustomize, overlays, cache=cache)
+    assert built(logged) == []
