@@ -250,7 +250,7 @@ def test_a_usage_error_ends_the_rendering_started_first(
     assert not list(scratch.iterdir())
 
 
-@pytest.mark.parametrize("wait", [0.0, 1.5], ids=["during-the-imports", "in-the-command"])
+@pytest.mark.parametrize("wait", [0.0, 0.8], ids=["during-the-imports", "in-the-command"])
 @pytest.mark.parametrize(
     ("signum", "code", "said"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
@@ -294,8 +294,8 @@ def test_start_early_returns_once_the_thread_starts_kustomize(
 ) -> None:
     """The imports that follow would hold the interpreter's lock while the thread tries to
     start kustomize: start_early waits for it (here without a limit; kustomize sleeps for
-    2 s first, so the thread is still rendering when it returns)."""
-    monkeypatch.setenv("KUSTOMIZE", str(logging_kustomize(tools, kustomize, before="sleep 2")))
+    1 s first, so the thread is still rendering when it returns)."""
+    monkeypatch.setenv("KUSTOMIZE", str(logging_kustomize(tools, kustomize, before="sleep 1")))
     monkeypatch.setattr(rendercache, "EARLY_WAIT", 60.0)
     rendercache.start_early("spec/llmgateway.yaml", ())
     started = rendercache._started
