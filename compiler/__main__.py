@@ -46,9 +46,10 @@ finally:
 # thread runs. Skipped once the output is flushed; a failing flush (a closed pipe) and
 # any thread still running take the usual way out.
 try:
-    sys.stdout.flush()
-    sys.stderr.flush()
-except OSError:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: Python started without that descriptor
+            stream.flush()
+except (OSError, ValueError):  # a closed pipe, or a stream closed by hand
     raise SystemExit(code) from None
 if threading.active_count() == 1:
     os._exit(code)
