@@ -114,14 +114,13 @@ def test_check_starts_kustomize_before_it_knows_the_tree_is_current(
     assert builds(logged) == ["dev", "prod"]
 
 
-def test_the_early_rendering_is_one_kustomize_process(
-    project: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """One core's worth: the overlays render as one fleet (one process), leaving the other
-    core to the spec's load and plan that run meanwhile."""
-    assert run_cli("compile").code == 0
-    calls = tmp_path / "calls.log"
-    script = tmp_path / "counting-kustomize"
+def counting_kustomize(
+    directory: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """$KUSTOMIZE: the real kustomize, logging the directory of each build (a fleet's
+    generated one for a fleet) to the returned file."""
+    calls = directory / "calls.log"
+    script = directory / "counting-kustomize"
     script.write_text(
         "#!/bin/sh\n"
         f'[ "$1" = version ] || echo "$2" >> {shlex.quote(str(calls))}\n'
@@ -130,6 +129,16 @@ def test_the_early_rendering_is_one_kustomize_process(
     )
     script.chmod(0o755)
     monkeypatch.setenv("KUSTOMIZE", str(script))
+    return calls
+
+
+def test_the_early_rendering_is_one_kustomize_process(
+    project: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One core's worth: the overlays render as one fleet (one process), leaving the other
+    core to the spec's load and plan that run meanwhile."""
+    assert run_cli("compile").code == 0
+    calls = counting_kustomize(tmp_path, kustomize, monkeypatch)
     cache = EarlyRender(project, "spec/llmgateway.yaml").done()
     assert cache is not None
     (directory,) = calls.read_text().split()
@@ -159,15 +168,6 @@ def test_three_overlays_render_early_on_every_core(
     )
     spec.write_text(spec.read_text().replace("  dev:\n", stage + "  dev:\n", 1))
     assert run_cli("compile").code == 0, run_cli("validate").err
-    calls = tmp_path / "calls.log"
-    script = tmp_path / "counting-kustomize"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'[ "$1" = version ] || echo "$2" >> {shlex.quote(str(calls))}\n'
-        f'[ "$1" = version ] && exec {shlex.quote(kustomize.build_command[0])} version --client\n'
-        f'shift; exec {shlex.join(kustomize.build_command)} "$@"\n'
-    )
-    script.chmod(0o755)
-    monkeypatch.setenv("KUSTOMIZE", str(script))
+    calls = counting_kustomize(tmp_path, kustomize, monkeypatch)
     assert EarlyRender(project, "spec/llmgateway.yaml").done() is not None
     assert len(calls.read_text().split()) == min(3, os.cpu_count() or 2)

@@ -26,6 +26,7 @@ from compiler import early, rendercache
 from compiler.kustomize import Kustomize
 from tests.conftest import ROOT
 from tests.helpers import interruptible, run_cli
+from tests.test_early_build import gone, pids
 
 
 @pytest.mark.parametrize(
@@ -92,16 +93,6 @@ def logging_kustomize(directory: Path, kustomize: Kustomize, before: str = "") -
 def builds(directory: Path) -> list[str]:
     log = directory / "builds.log"
     return sorted(Path(line).name for line in log.read_text().split()) if log.exists() else []
-
-
-def pids(directory: Path) -> list[int]:
-    log = directory / "pids.log"
-    return [int(line) for line in log.read_text().split()] if log.exists() else []
-
-
-def gone(pid: int) -> bool:
-    """Whether process ``pid`` ended and was reaped (a zombie still has /proc/PID)."""
-    return not Path(f"/proc/{pid}").exists()
 
 
 def git(*args: str) -> None:
