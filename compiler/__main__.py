@@ -2,7 +2,6 @@
 
 import os
 import sys
-import threading
 
 from compiler import early
 
@@ -51,6 +50,7 @@ try:
             stream.flush()
 except (OSError, ValueError):  # a closed pipe, or a stream closed by hand
     raise SystemExit(code) from None
-if threading.active_count() == 1:
+threading = sys.modules.get("threading")  # not imported: no thread was ever started
+if threading is None or threading.active_count() == 1:
     os._exit(code)
 raise SystemExit(code)
